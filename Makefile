@@ -1,0 +1,79 @@
+# hpn-p4: P4 programs, controller and tests. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+P4C_BMV2 ?= p4c-bm2-ss
+P4SRC := p4src
+BMV2_OUT := $(P4SRC)/out/bmv2
+P4_SOURCES := $(shell find $(P4SRC)/shared $(P4SRC)/v1model -name '*.p4' 2>/dev/null)
+TOPO ?= topologies/hpn-mini.yaml
+SETUP_STAMP := $(VENV)/.setup-done
+
+.PHONY: help setup system-packages p4 p4-tna lint test unit ptf demo shell clean
+
+help:
+	@echo "make setup    Python venv (.venv) with the project, and on Debian/Ubuntu as root the system packages"
+	@echo "make p4       compile p4src/v1model/hpn.p4 for bmv2 into $(BMV2_OUT) (needs p4c)"
+	@echo "make p4-tna   compile p4src/tna/hpn.p4 for Tofino (needs Intel's bf-p4c)"
+	@echo "make lint     ruff + mypy"
+	@echo "make test     lint, unit + integration tests (pytest), PTF suites; skips are printed with reasons"
+	@echo "make ptf      PTF suites on bmv2 in a private network namespace (needs bmv2 + root)"
+	@echo "make demo     the main job: emulated fabric up, programmed, checked, torn down"
+	@echo "make shell SW=<switch> [TOPO=...]   p4runtime-shell on one switch of a running emulation"
+
+$(SETUP_STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-packages
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(SETUP_STAMP)
+
+# System packages the emulation and tests use (not p4c/bmv2: see README).
+system-packages:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  need=""; for p in iproute2 mininet python3-venv; do dpkg -s $$p >/dev/null 2>&1 || need="$$need $$p"; done; \
+	  if [ -n "$$need" ]; then echo "apt-get install$$need"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null) \
+	    || echo "warning: could not install$$need; tests that need them will skip"; fi; \
+	else echo "not root or no apt-get: skipping system packages (Mininet, iproute2)"; fi
+
+p4: $(BMV2_OUT)/hpn.json
+
+$(BMV2_OUT)/hpn.json: $(P4_SOURCES)
+	@command -v $(P4C_BMV2) >/dev/null || { echo "error: $(P4C_BMV2) not found; install p4c (see README)"; exit 2; }
+	@mkdir -p $(BMV2_OUT)
+	$(P4C_BMV2) --arch v1model --std p4-16 \
+	  -o $(BMV2_OUT)/hpn.json --p4runtime-files $(BMV2_OUT)/hpn.p4info.txtpb \
+	  $(P4SRC)/v1model/hpn.p4
+
+p4-tna:
+	@command -v bf-p4c >/dev/null || { echo "error: bf-p4c (Intel P4 Studio) not found; Tofino builds need it"; exit 2; }
+	bf-p4c --target tofino --arch tna -o $(P4SRC)/out/tofino --p4runtime-files $(P4SRC)/out/tofino/hpn.p4info.txtpb $(P4SRC)/tna/hpn.p4
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest -m "not integration and not emulation"
+
+ptf: setup
+	$(PY) ptf_tests/run_ptf.py
+
+test: setup lint
+	$(VENV)/bin/pytest
+	$(PY) ptf_tests/run_ptf.py
+
+demo: setup
+	$(VENV)/bin/hpnctl demo $(TOPO)
+
+shell: setup
+	@test -n "$(SW)" || { echo "usage: make shell SW=<switch name> [TOPO=$(TOPO)]"; exit 2; }
+	$(PY) tools/p4rt_shell.py $(TOPO) $(SW)
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,111 @@
+"""Desired per-switch state: what routing computes and pipeline/ turns into entities.
+
+This is the contract between routing/ (which knows the fabric) and pipeline/
+(which knows P4 names). Everything is immutable and hashable so states can be
+compared, deduplicated and diffed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+
+PORT_MASK_BITS = 256
+"""Ports usable as group members / plane members (p4src/shared/sizes.p4)."""
+
+
+class LbMode(enum.IntEnum):
+    """Load-balancing mode of a next-hop group (LB_MODE_* in defines.p4)."""
+
+    ECMP = 0
+    FLOWLET = 1
+    SPRAY = 2
+    ADAPTIVE = 3
+
+
+class LinkRate(enum.IntEnum):
+    """HPCC link-rate index carried in INT records (LINK_RATE_* in defines.p4)."""
+
+    G25 = 0
+    G50 = 1
+    G100 = 2
+    G200 = 3
+    G400 = 4
+    G10 = 5
+
+    @classmethod
+    def from_gbps(cls, gbps: int) -> LinkRate:
+        table = {25: cls.G25, 50: cls.G50, 100: cls.G100, 200: cls.G200, 400: cls.G400, 10: cls.G10}
+        try:
+            return table[gbps]
+        except KeyError:
+            raise ValueError(f"link speed {gbps} Gb/s has no HPCC rate index (one of {sorted(table)})") from None
+
+
+@dataclass(frozen=True, order=True)
+class Route:
+    """IPv4 route of one plane: prefix -> next-hop group."""
+
+    plane: int
+    prefix: IPv4Network
+    group_id: int
+
+
+@dataclass(frozen=True, order=True)
+class Group:
+    """Next-hop group: member ports (each port has one neighbour) and LB mode."""
+
+    group_id: int
+    mode: LbMode
+    ports: frozenset[int]
+
+
+@dataclass(frozen=True)
+class EcnConfig:
+    """RED marking thresholds on egress queue depth (bmv2: packets)."""
+
+    kmin: int
+    kmax: int
+    pmax: float  # marking probability at kmax, 0..1
+
+
+@dataclass(frozen=True, order=True)
+class PortConfig:
+    """One switch port: its plane, neighbour MAC, speed, ECN and INT settings."""
+
+    port: int
+    plane: int
+    peer: str  # name of the neighbour (switch or "host/nic/port"), for messages
+    neighbor_mac: str
+    speed_gbps: int = 400
+    ecn: EcnConfig | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LbParams:
+    """Switch-wide load-balancing parameters."""
+
+    hash_seed: int = 0
+    flowlet_gap_us: int = 10_000
+    load_window_us: int = 1_000
+
+
+@dataclass(frozen=True)
+class SwitchState:
+    """Everything one switch should hold. Port sets are port numbers."""
+
+    name: str
+    switch_mac: str
+    routes: tuple[Route, ...]
+    groups: tuple[Group, ...]
+    ports: tuple[PortConfig, ...]
+    lb: LbParams = LbParams()
+    live_ports: frozenset[int] | None = None  # None: all ports up
+
+    def plane_ports(self) -> dict[int, frozenset[int]]:
+        """Ports of each plane, from the port configs."""
+        planes: dict[int, set[int]] = {}
+        for p in self.ports:
+            planes.setdefault(p.plane, set()).add(p.port)
+        return {plane: frozenset(ports) for plane, ports in planes.items()}

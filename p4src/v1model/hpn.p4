@@ -1,0 +1,68 @@
+// hpn-p4 switch program for bmv2 (v1model): wiring only. Each feature is a
+// control under control/; headers, constants and sizes under ../shared/.
+#include <core.p4>
+#include <v1model.p4>
+
+#include "../shared/headers.p4"
+#include "parser.p4"
+#include "control/stats.p4"
+#include "control/dual_plane.p4"
+#include "control/routing.p4"
+#include "control/load_balancing.p4"
+#include "control/ecn.p4"
+#include "control/int.p4"
+
+control HpnIngress(inout headers_t hdr,
+                   inout metadata_t meta,
+                   inout standard_metadata_t std_meta) {
+    PortRxStats() rx_stats;
+    DualPlane() dual_plane;
+    Routing() routing;
+    LoadBalancing() load_balancing;
+    NextHopRewrite() next_hop;
+    DropStats() drop_stats;
+
+    apply {
+        rx_stats.apply(std_meta);
+        if (std_meta.parser_error != error.NoError) {
+            meta.drop_reason = DROP_PARSER_ERROR;
+        } else if (!hdr.ipv4.isValid()) {
+            meta.drop_reason = DROP_NOT_IPV4;
+        } else if (std_meta.checksum_error == 1) {
+            meta.drop_reason = DROP_IPV4_CHECKSUM;
+        } else if (hdr.ipv4.ihl != 5) {
+            meta.drop_reason = DROP_IPV4_OPTIONS;
+        } else {
+            dual_plane.apply(hdr, meta, std_meta);
+            routing.apply(hdr, meta, std_meta);
+            if (meta.drop_reason == DROP_NONE) {
+                load_balancing.apply(hdr, meta, std_meta);
+            }
+            if (meta.drop_reason == DROP_NONE) {
+                next_hop.apply(hdr, meta, std_meta);
+            }
+        }
+        drop_stats.apply(meta, std_meta);
+    }
+}
+
+control HpnEgress(inout headers_t hdr,
+                  inout metadata_t meta,
+                  inout standard_metadata_t std_meta) {
+    Ecn() ecn;
+    IntTelemetry() int_telemetry;
+    PortTxStats() tx_stats;
+
+    apply {
+        ecn.apply(hdr, meta, std_meta);
+        int_telemetry.apply(hdr, meta, std_meta);
+        tx_stats.apply(std_meta);
+    }
+}
+
+V1Switch(HpnParser(),
+         HpnVerifyChecksum(),
+         HpnIngress(),
+         HpnEgress(),
+         HpnComputeChecksum(),
+         HpnDeparser()) main;

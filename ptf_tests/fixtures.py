@@ -1,0 +1,100 @@
+"""Switch states and packets shared by the PTF suites (no PTF imports here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Network
+
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+
+from hpn.routing.state import EcnConfig, Group, LbMode, LbParams, PortConfig, Route, SwitchState
+
+SWITCH_MAC = "02:00:00:00:00:fe"
+SENDER_MAC = "02:00:00:00:aa:01"
+SRC_IP = "10.0.0.1"
+DST_NET = "10.1.0.0/24"
+DST_IP = "10.1.0.9"
+
+
+def neighbor_mac(port: int) -> str:
+    return f"02:00:00:00:01:{port:02x}"
+
+
+def switch_state(
+    *,
+    nports: int,
+    routes: Iterable[tuple[int, str, int]],
+    groups: Iterable[tuple[int, LbMode, Iterable[int]]],
+    planes: Mapping[int, int] | None = None,
+    lb: LbParams | None = None,
+    live_ports: Iterable[int] | None = None,
+    ecn: Mapping[int, EcnConfig] | None = None,
+    speed_gbps: int = 400,
+) -> SwitchState:
+    """A one-switch state: routes (plane, prefix, group), groups (id, mode, ports)."""
+    planes = planes or {}
+    ecn = ecn or {}
+    ports = tuple(
+        PortConfig(
+            port=p,
+            plane=planes.get(p, 0),
+            peer=f"ptf-port-{p}",
+            neighbor_mac=neighbor_mac(p),
+            speed_gbps=speed_gbps,
+            ecn=ecn.get(p),
+        )
+        for p in range(nports)
+    )
+    return SwitchState(
+        name="ptf-switch",
+        switch_mac=SWITCH_MAC,
+        routes=tuple(Route(plane, IPv4Network(prefix), gid) for plane, prefix, gid in routes),
+        groups=tuple(Group(gid, mode, frozenset(members)) for gid, mode, members in groups),
+        ports=ports,
+        lb=lb or LbParams(hash_seed=0x5EED),
+        live_ports=None if live_ports is None else frozenset(live_ports),
+    )
+
+
+def one_group_state(nports: int, mode: LbMode, members: Iterable[int], **kwargs: object) -> SwitchState:
+    """DST_NET in plane 0 -> group 1 over `members` with `mode`."""
+    return switch_state(nports=nports, routes=[(0, DST_NET, 1)], groups=[(1, mode, members)], **kwargs)  # type: ignore[arg-type]
+
+
+def udp_packet(
+    sport: int = 1234,
+    dport: int = 5678,
+    *,
+    src: str = SRC_IP,
+    dst: str = DST_IP,
+    ttl: int = 64,
+    ecn: int = 0,
+    size: int = 100,
+) -> Packet:
+    pkt = (
+        Ether(src=SENDER_MAC, dst=SWITCH_MAC)
+        / IP(src=src, dst=dst, ttl=ttl, tos=ecn)
+        / UDP(sport=sport, dport=dport)
+    )
+    return pkt / Raw(b"\x00" * max(0, size - len(pkt)))
+
+
+def tcp_packet(sport: int = 1234, dport: int = 80, *, dst: str = DST_IP, ttl: int = 64) -> Packet:
+    return (
+        Ether(src=SENDER_MAC, dst=SWITCH_MAC)
+        / IP(src=SRC_IP, dst=dst, ttl=ttl)
+        / TCP(sport=sport, dport=dport)
+        / Raw(b"tcp payload")
+    )
+
+
+def routed(pkt: Packet, out_port: int) -> Packet:
+    """What the switch should emit for `pkt` on `out_port`: MACs rewritten, TTL - 1."""
+    out = pkt.copy()
+    out[Ether].src = SWITCH_MAC
+    out[Ether].dst = neighbor_mac(out_port)
+    out[IP].ttl = pkt[IP].ttl - 1
+    del out[IP].chksum
+    return Ether(bytes(out))
