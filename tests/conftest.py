@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from toolchain import bmv2_rig_missing, mininet_missing, p4c_missing  # noqa: E402
+from toolchain import bmv2_rig_missing, mininet_missing, p4c_missing
 
 _SKIPS = {
     "integration": bmv2_rig_missing,

@@ -40,7 +40,9 @@ class LinkRate(enum.IntEnum):
         try:
             return table[gbps]
         except KeyError:
-            raise ValueError(f"link speed {gbps} Gb/s has no HPCC rate index (one of {sorted(table)})") from None
+            raise ValueError(
+                f"link speed {gbps} Gb/s has no HPCC rate index (one of {sorted(table)})"
+            ) from None
 
 
 @dataclass(frozen=True, order=True)

@@ -1,0 +1,329 @@
+"""Push throughput of hpn.runtime next to its baselines, measured side by side in one run.
+
+    python bench/bench_push.py --fake                       # in-process fake P4Runtime server
+    python bench/bench_push.py --address 127.0.0.1:9559     # a running simple_switch_grpc
+        [--device-id 1] [--p4info p4src/out/bmv2/hpn.p4info.txtpb] [--json p4src/out/bmv2/hpn.json]
+
+It measures, on the same switch and the same entries (a few thousand, generated for the
+largest writable exact/LPM table of the P4Info, or --table):
+  1. hpn.runtime `FabricSession.push`: read back, diff, batched writes;
+  2. one entry per WriteRequest over plain gRPC (what interactive tools do);
+  3. one WriteRequest holding every entry over plain gRPC (the limit for this switch);
+     both baselines send protobufs encoded before the clock starts, while ours includes
+     encoding finsy entities, reading back and diffing;
+  4. p4runtime-shell's per-entry inserts, in a subprocess, when .tools/p4rt-shell exists;
+then the no-op re-push as a fraction of a full push, and a batch with rejected entries,
+checking each rejected entry is reported by name while the others land.
+The switch is emptied (that table) before each measurement. Ratios are printed; nothing is
+asserted on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import finsy as fy
+import grpc
+from finsy.proto import U128, p4i, p4r, p4r_grpc, rpc_code
+
+from hpn.runtime import Diff, FabricSession, SessionOptions, SwitchTarget
+from hpn.runtime.canonical import canonical_entry
+from hpn.runtime.reconcile import apply_diff, encode_desired
+
+ROOT = Path(__file__).resolve().parent.parent
+P4RT_SHELL_PYTHON = ROOT / ".tools" / "p4rt-shell" / "bin" / "python"
+RAW_ELECTION_ID = 1000
+SWITCH = "bench-sw"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Entries for one table in two forms: finsy entities and p4runtime-shell strings."""
+
+    table: p4i.Table
+    entities: list[fy.P4TableEntry]
+    shell_entries: list[dict[str, Any]]
+
+
+def _pick_table(p4info: p4i.P4Info, name: str | None) -> tuple[p4i.Table, p4i.Action]:
+    actions = {a.preamble.id: a for a in p4info.actions}
+    candidates = []
+    for table in p4info.tables:
+        if name is not None and name not in (table.preamble.name, table.preamble.alias):
+            continue
+        kinds = {f.match_type for f in table.match_fields}
+        if table.is_const_table or not kinds or not kinds <= {p4i.MatchField.EXACT, p4i.MatchField.LPM}:
+            continue
+        usable = [actions[r.id] for r in table.action_refs if r.scope != p4i.ActionRef.DEFAULT_ONLY]
+        if usable and table.size:
+            candidates.append((table.size, table, max(usable, key=lambda a: len(a.params))))
+    if not candidates:
+        raise SystemExit(f"no writable exact/LPM table{f' named {name}' if name else ''} in the P4Info")
+    _, table, action = max(candidates, key=lambda c: c[0])
+    return table, action
+
+
+def make_workload(schema: fy.P4Schema, count: int, table_name: str | None) -> Workload:
+    """`count` distinct entries: the widest match field counts up, the others stay fixed."""
+    table, action = _pick_table(schema.p4info, table_name)
+    if count > table.size:
+        print(f"note: {table.preamble.name} holds {table.size} entries; using that many", file=sys.stderr)
+        count = table.size
+    widest = max(table.match_fields, key=lambda f: f.bitwidth)
+    if count >= 1 << widest.bitwidth:
+        raise SystemExit(f"{widest.name} ({widest.bitwidth} bits) cannot key {count} entries")
+    entities, shell = [], []
+    for i in range(count):
+        match: dict[str, Any] = {}
+        text: dict[str, str] = {}
+        for f in table.match_fields:
+            value = i + 1 if f is widest else 0
+            if f.match_type == p4i.MatchField.LPM:
+                match[f.name] = (value, f.bitwidth)
+                text[f.name] = f"{value}/{f.bitwidth}"
+            else:
+                match[f.name] = value
+                text[f.name] = str(value)
+        params = {p.name: 1 for p in action.params}
+        entities.append(
+            fy.P4TableEntry(
+                table.preamble.name, match=fy.Match(match), action=fy.Action(action.preamble.name, **params)
+            )
+        )
+        shell.append(
+            {
+                "table": table.preamble.name,
+                "match": text,
+                "action": action.preamble.name,
+                "params": {k: str(v) for k, v in params.items()},
+            }
+        )
+    return Workload(table, entities, shell)
+
+
+class RawClient:
+    """Plain gRPC P4Runtime client: one stream for arbitration, unary Write/Read."""
+
+    def __init__(self, address: str, device_id: int, election_id: int = RAW_ELECTION_ID) -> None:
+        self.address = address
+        self.device_id = device_id
+        self.election = U128.encode(election_id)
+        self._channel = grpc.aio.insecure_channel(address, options=[("grpc.max_metadata_size", 64 * 1024)])
+        self.stub = p4r_grpc.P4RuntimeStub(self._channel)
+        self._stream: Any = None
+
+    async def __aenter__(self) -> RawClient:
+        self._stream = self.stub.StreamChannel()
+        arbitration = p4r.MasterArbitrationUpdate(device_id=self.device_id, election_id=self.election)
+        await self._stream.write(p4r.StreamMessageRequest(arbitration=arbitration))
+        reply = await self._stream.read()
+        if reply.arbitration.status.code != rpc_code.OK:
+            raise SystemExit(f"{self.address}: raw client is not primary: {reply.arbitration.status.message}")
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+        await self._channel.close()
+
+    async def write(self, updates: Sequence[p4r.Update]) -> None:
+        request = p4r.WriteRequest(device_id=self.device_id, election_id=self.election, updates=updates)
+        await self.stub.Write(request, timeout=120)
+
+    async def read_table(self, table_id: int) -> list[p4r.TableEntry]:
+        request = p4r.ReadRequest(
+            device_id=self.device_id, entities=[p4r.Entity(table_entry=p4r.TableEntry(table_id=table_id))]
+        )
+        return [e.table_entry async for reply in self.stub.Read(request, timeout=120) for e in reply.entities]
+
+    async def clear(self, table_id: int) -> None:
+        entries = await self.read_table(table_id)
+        for start in range(0, len(entries), 500):
+            chunk = entries[start : start + 500]
+            await self.write(
+                [p4r.Update(type=p4r.Update.DELETE, entity=p4r.Entity(table_entry=e)) for e in chunk]
+            )
+
+
+def inserts(entries: Sequence[p4r.TableEntry]) -> list[p4r.Update]:
+    return [p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=e)) for e in entries]
+
+
+async def timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    await action()
+    return time.perf_counter() - started
+
+
+_SHELL_SCRIPT = r"""
+import json, sys, time
+import p4runtime_sh.shell as sh
+args = json.load(sys.stdin)
+sh.setup(device_id=args["device_id"], grpc_addr=args["address"], election_id=(0, args["election_id"]),
+         verbose=False)
+started = time.perf_counter()
+for e in args["entries"]:
+    te = sh.TableEntry(e["table"])(action=e["action"])
+    for k, v in e["match"].items():
+        te.match[k] = v
+    for k, v in e["params"].items():
+        te.action[k] = v
+    te.insert()
+print(json.dumps({"seconds": time.perf_counter() - started}))
+sh.teardown()
+"""
+
+
+async def p4runtime_shell_seconds(address: str, device_id: int, workload: Workload) -> float | str:
+    """Per-entry inserts by p4runtime-shell in its own venv, in a subprocess.
+
+    Asynchronous, so an in-process fake server keeps answering; spawned without preexec
+    so no forked copy of this process's gRPC state runs (DESIGN.md, Known traps).
+    """
+    if not P4RT_SHELL_PYTHON.exists():
+        return "not installed (.tools/p4rt-shell)"
+    payload = {
+        "address": address,
+        "device_id": device_id,
+        "election_id": RAW_ELECTION_ID + 1,
+        "entries": workload.shell_entries,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(P4RT_SHELL_PYTHON),
+        "-c",
+        _SHELL_SCRIPT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(json.dumps(payload).encode()), 1800)
+    if proc.returncode != 0:
+        lines = err.decode().strip().splitlines()
+        return f"failed: {lines[-1] if lines else proc.returncode}"
+    return float(json.loads(out.decode().strip().splitlines()[-1])["seconds"])
+
+
+async def bench(args: argparse.Namespace, address: str, p4info: Path, blob: Path) -> None:
+    schema = fy.P4Schema(p4info, blob)
+    work = make_workload(schema, args.entries, args.table)
+    n = len(work.entities)
+    table_id = work.table.preamble.id
+    encoded = [encode_desired(e, schema) for e in work.entities]
+    target = SwitchTarget(SWITCH, address, args.device_id, p4info, blob)
+    options = SessionOptions(batch_size=args.batch_size)
+    rows: list[tuple[str, float | str]] = []
+
+    # hpn.runtime: connect (pipeline pushed if needed) outside the timing, then push.
+    async with FabricSession([target], options) as fabric:
+        await asyncio.wait_for(fabric.wait_connected(), 60)
+    async with RawClient(address, args.device_id) as raw:
+        await raw.clear(table_id)
+    async with FabricSession([target], options) as fabric:
+        await asyncio.wait_for(fabric.wait_connected(), 60)
+        started = time.perf_counter()
+        full = await fabric.push({SWITCH: work.entities})
+        t_ours = time.perf_counter() - started
+        started = time.perf_counter()
+        noop = await fabric.push({SWITCH: work.entities})
+        t_noop = time.perf_counter() - started
+        if not full.ok:
+            raise SystemExit("push failed: " + "; ".join(full.errors[:5]))
+        rows.append((f"hpn.runtime push (batches of {args.batch_size})", t_ours))
+
+        # A batch with rejected entries: re-insert a slice that already exists among new ones.
+        link = fabric.switch(SWITCH)
+        await fabric.push({SWITCH: work.entities[: n // 2]})
+        clash = n // 2 - min(args.rejected, n // 2)
+        diff = Diff(inserts=[canonical_entry(e) for e in encoded[clash:]])
+        applied = await apply_diff(
+            diff, link.write, switch=SWITCH, schema=link.schema, batch_size=args.batch_size
+        )
+
+    async with RawClient(address, args.device_id) as raw:
+        await raw.clear(table_id)
+        one_by_one = inserts(encoded)
+        t_single = await timed(lambda: _each(raw, one_by_one))
+        rows.append(("one entry per WriteRequest (plain gRPC, pre-encoded)", t_single))
+        await raw.clear(table_id)
+        t_batch = await timed(lambda: raw.write(inserts(encoded)))
+        rows.append(("one WriteRequest of all entries (pre-encoded)", t_batch))
+        await raw.clear(table_id)
+
+    shell = await p4runtime_shell_seconds(address, args.device_id, work)
+    rows.append(("p4runtime-shell, per entry", shell))
+    async with RawClient(address, args.device_id) as raw:
+        await raw.clear(table_id)
+
+    print(f"switch {address}, table {work.table.preamble.name}, {n} entries")
+    print(f"{'method':52} {'seconds':>9} {'entries/s':>10} {'time vs ours':>13}")
+    for name, seconds in rows:
+        if isinstance(seconds, str):
+            print(f"{name:52} {seconds}")
+        else:
+            print(f"{name:52} {seconds:9.3f} {n / seconds:10.0f} {seconds / t_ours:12.2f}x")
+    print(f"ours vs one entry per RPC: {t_single / t_ours:.1f}x faster")
+    print(f"ours vs one request holding everything (the limit): {t_batch / t_ours:.2f} of its speed")
+    print(
+        f"no-op re-push: {t_noop:.3f}s = {t_noop / t_ours:.2f} of a full push, "
+        f"{noop[SWITCH].updates} updates, {noop[SWITCH].requests} WriteRequests"
+    )
+    expected = n // 2 - clash
+    named = sum(
+        1 for e in applied.errors if e.code == "ALREADY_EXISTS" and work.table.preamble.name in e.entry
+    )
+    print(
+        f"batch with {expected} rejected entries: {named} reported by name, "
+        f"{applied.inserted} of {n - clash - expected} others written"
+        + (f'; e.g. "{applied.errors[0]}"' if applied.errors else "")
+    )
+    if named != expected or applied.inserted != n - clash - expected:
+        raise SystemExit("rejected-entry check FAILED")
+
+
+async def _each(raw: RawClient, updates: Sequence[p4r.Update]) -> None:
+    for update in updates:
+        await raw.write([update])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--fake", action="store_true", help="run against the in-process fake P4Runtime server"
+    )
+    parser.add_argument("--address", help="host:port of a P4Runtime switch (bmv2)")
+    parser.add_argument("--device-id", type=int, default=1)
+    parser.add_argument("--p4info", type=Path, default=ROOT / "p4src/out/bmv2/hpn.p4info.txtpb")
+    parser.add_argument("--json", type=Path, default=ROOT / "p4src/out/bmv2/hpn.json")
+    parser.add_argument("--table", help="table to fill (default: the largest writable exact/LPM table)")
+    parser.add_argument("--entries", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--rejected", type=int, default=25, help="entries to make fail in the error check")
+    args = parser.parse_args()
+    if args.fake:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from fake_p4rt import FakeP4RuntimeServer
+
+        if not args.p4info.exists():
+            args.p4info = ROOT / "tests/data/runtime_fixture.p4info.txtpb"
+            args.json = ROOT / "tests/data/runtime_fixture.json"
+        async with FakeP4RuntimeServer(device_id=args.device_id) as fake:
+            print("target: in-process fake P4Runtime server (shares this process's CPU)")
+            await bench(args, fake.address, args.p4info, args.json)
+    elif args.address:
+        await bench(args, args.address, args.p4info, args.json)
+    else:
+        parser.error("give --fake or --address")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

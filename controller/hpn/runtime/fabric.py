@@ -1,0 +1,319 @@
+"""FabricSession: many switches at once, each connected, pushed and re-synced on its own.
+
+```python
+async with FabricSession(targets, SessionOptions(election_id=10)) as fabric:
+    report = await fabric.push(desired)          # {switch name: [finsy entities]}
+    for line in report.errors: print(line)
+    await fabric.keep_in_sync()                  # re-sync switches that restart
+```
+
+A switch that is down never holds up the others: it is reported by name and address, and
+its connection keeps being retried in the background with capped exponential backoff.
+When it comes back, finsy pushes the pipeline if its cookie differs, and `keep_in_sync`
+reconciles its entries from scratch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import finsy as fy
+from finsy import P4ClientError
+from finsy.proto import p4r
+
+from hpn.runtime.errors import CONNECTION_CODES, RuntimeFailure, SwitchUnreachable
+from hpn.runtime.options import SessionOptions
+from hpn.runtime.reconcile import DesiredEntity, Diff, apply_diff, encode_desired, plan_diff, read_plan
+from hpn.runtime.report import CounterValue, ProgressEvent, PushReport, SwitchReport, SwitchStatus
+from hpn.runtime.session import SwitchSession, describe_failure
+from hpn.runtime.targets import SwitchTarget
+
+LOG = logging.getLogger(__name__)
+
+DesiredState = Mapping[str, Sequence[DesiredEntity]]
+"""Per switch name, the complete list of entities it should hold (for the tables listed)."""
+
+Progress = Callable[[ProgressEvent], None]
+
+
+class FabricSession:
+    """P4Runtime sessions to a set of switches, used as `async with FabricSession(...)`."""
+
+    def __init__(self, targets: Iterable[SwitchTarget], options: SessionOptions | None = None) -> None:
+        self.options = options or SessionOptions()
+        self._links: dict[str, SwitchSession] = {}
+        self._changed = asyncio.Event()
+        self._desired: dict[str, list[DesiredEntity]] = {}
+        blobs: dict[Path, bytes] = {}
+        for target in targets:
+            if target.name in self._links:
+                raise ValueError(f"duplicate switch name {target.name!r}")
+            if target.p4blob not in blobs:
+                blobs[target.p4blob] = target.p4blob.read_bytes()
+            self._links[target.name] = SwitchSession(
+                target, self.options, blobs[target.p4blob], on_change=self._on_switch_change
+            )
+
+    async def __aenter__(self) -> FabricSession:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Start connecting to every switch concurrently (returns at once)."""
+        for link in self._links.values():
+            link.start()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(link.stop() for link in self._links.values()))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._links)
+
+    def switch(self, name: str) -> SwitchSession:
+        try:
+            return self._links[name]
+        except KeyError:
+            raise KeyError(f"unknown switch {name!r} (known: {', '.join(self._links)})") from None
+
+    async def wait_connected(self, names: Iterable[str] | None = None) -> None:
+        """Wait until the given (default: all) switches are connected; add your own timeout."""
+        await asyncio.gather(*(self.switch(n).wait_up() for n in (names or self.names)))
+
+    def _on_switch_change(self, _link: SwitchSession) -> None:
+        self._changed.set()
+
+    def _check_names(self, names: Iterable[str]) -> None:
+        unknown = sorted(set(names) - set(self._links))
+        if unknown:
+            raise ValueError(f"desired state names unknown switches: {', '.join(unknown)}")
+
+    # --- push / diff --------------------------------------------------------------------
+
+    async def push(self, desired: DesiredState, progress: Progress | None = None) -> PushReport:
+        """Make every switch in `desired` hold exactly its entities; write only differences.
+
+        Switches are handled concurrently and independently: one that is unreachable or
+        rejects entries is reported (see `PushReport`) and the others are still programmed.
+        The desired state is remembered for `keep_in_sync`.
+        """
+        self._check_names(desired)
+        self._desired.update({name: list(entities) for name, entities in desired.items()})
+        started = time.monotonic()
+        reports = await asyncio.gather(
+            *(self._sync(self._links[name], list(entities), progress) for name, entities in desired.items())
+        )
+        return PushReport({r.name: r for r in reports}, time.monotonic() - started)
+
+    async def diff(self, desired: DesiredState) -> dict[str, Diff]:
+        """What `push(desired)` would write, per switch (`Diff.error` if unreadable)."""
+        self._check_names(desired)
+        results = await asyncio.gather(
+            *(self._diff_one(self._links[name], list(entities)) for name, entities in desired.items())
+        )
+        return dict(zip(desired, results, strict=True))
+
+    async def _diff_one(self, link: SwitchSession, entities: list[DesiredEntity]) -> Diff:
+        try:
+            wanted = [encode_desired(e, link.schema) for e in entities]
+            await link.wait_attempted()
+            owned = self._owned(link)
+            plan = read_plan(wanted, link.schema, owned)
+            actual = await link.read_entries(plan)
+            return plan_diff(wanted, actual, link.schema, owned=owned)
+        except (RuntimeFailure, P4ClientError, ValueError, TypeError) as ex:
+            return Diff(error=self._describe(link, ex))
+
+    def _owned(self, link: SwitchSession) -> frozenset[int]:
+        """Tables reconciled even when the desired state has no entry in them."""
+        if not self.options.own_all_tables:
+            return frozenset()
+        return frozenset(t.id for t in link.schema.tables)
+
+    def _describe(self, link: SwitchSession, ex: BaseException) -> str:
+        if isinstance(ex, RuntimeFailure):
+            return str(ex)
+        if isinstance(ex, P4ClientError) and (ex.code in CONNECTION_CODES or not link.is_up):
+            return str(SwitchUnreachable(link.name, link.address, f"connection lost: {describe_failure(ex)}"))
+        return f"{link.name}: {describe_failure(ex)}"
+
+    async def _sync(
+        self, link: SwitchSession, entities: list[DesiredEntity], progress: Progress | None
+    ) -> SwitchReport:
+        """Reconcile one switch; every failure ends up in the report, never raised."""
+        report = SwitchReport(link.name, link.address)
+        started = time.monotonic()
+
+        def emit(stage: str, done: int = 0, total: int = 0) -> None:
+            if progress is not None:
+                progress(ProgressEvent(link.name, stage, done, total))
+
+        try:
+            emit("connect")
+            await link.wait_attempted()
+            # Marked before anything can fail, so keep_in_sync retries a switch once per
+            # connection rather than spinning on a sync that keeps failing the same way.
+            link.attempted_generation = link.generation
+            wanted = [encode_desired(e, link.schema) for e in entities]
+            link.require_up()
+            report.reachable = True
+            link.require_primary()
+            async with link.lock:
+                generation = link.generation
+                report.pipeline_pushed = link.take_pipeline_push()
+                emit("read")
+                owned = self._owned(link)
+                plan = read_plan(wanted, link.schema, owned)
+                diff = plan_diff(wanted, await link.read_entries(plan), link.schema, owned=owned)
+                report.unchanged = diff.unchanged
+                report.warnings += [
+                    f"{link.name}: duplicate key in desired state: {d}" for d in diff.duplicates
+                ]
+                if diff.skipped_const:
+                    report.warnings.append(
+                        f"{link.name}: skipped {diff.skipped_const} entries of const tables"
+                    )
+                done = 0
+
+                def on_progress(count: int) -> None:
+                    nonlocal done
+                    done += count
+                    emit("write", done, diff.total)
+
+                emit("write", 0, diff.total)
+                applied = await apply_diff(
+                    diff,
+                    link.write,
+                    switch=link.name,
+                    schema=link.schema,
+                    batch_size=self.options.batch_size,
+                    on_progress=on_progress,
+                )
+                report.inserted, report.modified, report.deleted = (
+                    applied.inserted,
+                    applied.modified,
+                    applied.deleted,
+                )
+                report.requests, report.largest_request = applied.requests, applied.largest_request
+                report.rejected = applied.errors
+                report.errors += [str(e) for e in applied.errors]
+                link.synced_generation = generation
+        except Exception as ex:  # one switch's failure is its report's, never the fabric's
+            report.reachable = report.reachable and link.is_up
+            report.errors.append(self._describe(link, ex))
+            if not isinstance(ex, (RuntimeFailure, P4ClientError, ValueError, TypeError)):
+                LOG.error("%s: unexpected error during sync", link.name, exc_info=ex)
+        report.seconds = time.monotonic() - started
+        emit("done" if report.ok else "failed")
+        for line in report.errors:
+            LOG.warning("%s", line)
+        return report
+
+    # --- staying in sync ----------------------------------------------------------------
+
+    async def keep_in_sync(
+        self,
+        desired: DesiredState | Callable[[], DesiredState] | None = None,
+        *,
+        on_sync: Callable[[SwitchReport], None] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Re-sync every switch that (re)connects: pipeline (by finsy) and full reconcile.
+
+        Runs until cancelled. `desired` is the state to hold (a mapping, or a callable
+        returning the current one); by default the state last given to `push`. A switch is
+        synced once per connection: when it restarts it gets a new connection and is synced
+        again; `on_sync` receives each resulting report.
+        """
+        while True:
+            self._changed.clear()
+            state = desired() if callable(desired) else desired if desired is not None else self._desired
+            self._check_names(state)
+            stale = [
+                self._links[name]
+                for name in state
+                if self._links[name].is_up
+                and self._links[name].generation != self._links[name].attempted_generation
+            ]
+            if not stale:
+                await self._changed.wait()
+                continue
+            reports = await asyncio.gather(
+                *(self._sync(link, list(state[link.name]), progress) for link in stale)
+            )
+            for report in reports:
+                LOG.info("re-synced %s", report.summary())
+                if on_sync is not None:
+                    on_sync(report)
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def read_counters(
+        self, counter: str, indices: Iterable[int] | None = None, *, switches: Iterable[str] | None = None
+    ) -> dict[str, dict[int, CounterValue]]:
+        """Indirect counter cells (packets, bytes) by counter name and index, per switch.
+
+        `indices=None` reads every cell. Switches that cannot be read are left out of the
+        result (and logged).
+        """
+        names = list(switches) if switches is not None else self.names
+        wanted = None if indices is None else list(indices)
+
+        async def one(link: SwitchSession) -> dict[int, CounterValue]:
+            if wanted is None:
+                requests = [fy.P4CounterEntry(counter)]
+            else:
+                requests = [fy.P4CounterEntry(counter, index=i) for i in wanted]
+            cells: dict[int, CounterValue] = {}
+            for entity in await link.read(requests):
+                if isinstance(entity, fy.P4CounterEntry) and entity.index is not None:
+                    cells[entity.index] = CounterValue(entity.packet_count, entity.byte_count)
+            return cells
+
+        links = [self.switch(n) for n in names]
+        results = await asyncio.gather(*(one(link) for link in links), return_exceptions=True)
+        out: dict[str, dict[int, CounterValue]] = {}
+        for link, result in zip(links, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                LOG.warning("reading counter %s: %s", counter, self._describe(link, result))
+            else:
+                out[link.name] = result
+        return out
+
+    async def status(self) -> dict[str, SwitchStatus]:
+        """Per switch: reachable, primary, pipeline cookie matches, entries per table."""
+
+        async def one(link: SwitchSession) -> SwitchStatus:
+            status = SwitchStatus(link.name, link.address, reachable=link.is_up, primary=link.is_primary)
+            if not link.is_up:
+                status.error = str(
+                    SwitchUnreachable(link.name, link.address, link.last_error or "not connected")
+                )
+                return status
+            try:
+                cookie = await link.pipeline_cookie()
+                status.pipeline_cookie_matches = cookie == link.schema.p4cookie
+                wildcard = p4r.Entity(table_entry=p4r.TableEntry())
+                for entity in await link.read_raw([wildcard]):
+                    table = link.schema.tables.get(entity.table_entry.table_id)
+                    name = table.name if table is not None else f"table#{entity.table_entry.table_id}"
+                    status.entries[name] = status.entries.get(name, 0) + 1
+            except (RuntimeFailure, P4ClientError) as ex:
+                status.error = self._describe(link, ex)
+                status.reachable = link.is_up
+            return status
+
+        results = await asyncio.gather(*(one(link) for link in self._links.values()))
+        return {s.name: s for s in results}

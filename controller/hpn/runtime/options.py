@@ -1,0 +1,66 @@
+"""Tunables of a fabric session: election id, batch size, timeouts, reconnect backoff."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential reconnect delays: initial, initial*factor, ... capped at `maximum`.
+
+    `jitter` spreads each delay by +/- that fraction so a fabric of switches that went down
+    together does not reconnect in lockstep.
+    """
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 10.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0 or self.maximum < self.initial or self.factor < 1 or not 0 <= self.jitter < 1:
+            raise ValueError(f"invalid backoff {self}")
+
+    def delays(self) -> Iterator[float]:
+        """Endless delays for consecutive failed attempts."""
+        delay = self.initial
+        while True:
+            spread = delay * self.jitter
+            yield min(self.maximum, delay + random.uniform(-spread, spread)) if spread else delay
+            delay = min(self.maximum, delay * self.factor)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a `FabricSession` talks to its switches.
+
+    election_id: P4Runtime election id of this controller (the highest id is primary).
+    batch_size: most updates in one WriteRequest. bmv2 reports per-update errors in gRPC
+        trailing metadata; big failed batches overflow it and lose every error, so writes
+        are chunked (see DESIGN.md, Known traps).
+    connect_timeout: seconds for one connection attempt (handshake + pipeline push).
+    backoff: delays between reconnect attempts of a switch that is down.
+    p4force: push the pipeline on every connect even when the cookie matches.
+    own_all_tables: the desired state is complete for every non-const table of the P4Info,
+        so entries of tables it does not mention are deleted too. By default only tables
+        that appear in the desired state are reconciled (a table whose last desired entry
+        went away is then left as it is).
+    """
+
+    election_id: int = 10
+    batch_size: int = 200
+    connect_timeout: float = 30.0
+    backoff: Backoff = field(default_factory=Backoff)
+    p4force: bool = False
+    own_all_tables: bool = False
+
+    def __post_init__(self) -> None:
+        if self.election_id <= 0:
+            raise ValueError("election_id must be positive (0 is reserved in P4Runtime)")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.connect_timeout <= 0:
+            raise ValueError("connect_timeout must be positive")

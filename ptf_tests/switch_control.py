@@ -1,0 +1,87 @@
+"""The PTF suites' handle on the switch: hpn.runtime on a background event loop.
+
+PTF tests are synchronous unittest code; hpn.runtime is asyncio. One loop
+thread holds one FabricSession for the whole run, and each call is submitted
+to it and awaited. bmv2's queue controls go through simple_switch_CLI
+(Thrift), which never writes tables, so it does not race P4Runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hpn.pipeline import switch_entities
+from hpn.routing.state import SwitchState
+from hpn.runtime import FabricSession, SessionOptions, SwitchTarget
+
+T = TypeVar("T")
+SWITCH = "ptf-switch"
+
+
+class SwitchControl:
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.thrift_port = int(params["thrift_port"])
+        self.bmv2_json = Path(params["bmv2_json"])
+        target = SwitchTarget(
+            name=SWITCH,
+            address=params["grpc_addr"],
+            device_id=1,
+            p4info=Path(params["p4info"]),
+            p4blob=self.bmv2_json,
+        )
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="hpn-runtime", daemon=True)
+        self.thread.start()
+        self.session = FabricSession([target], SessionOptions(own_all_tables=True))
+        self._run(self._open())
+
+    async def _open(self) -> None:
+        await self.session.__aenter__()
+        await self.session.wait_connected()
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def program(self, state: SwitchState) -> dict[str, int]:
+        report = self._run(self.session.push({SWITCH: switch_entities(state)}))
+        sw = report[SWITCH]
+        if not sw.ok:
+            raise AssertionError("programming the switch failed:\n  " + "\n  ".join(sw.errors))
+        return {"inserted": sw.inserted, "modified": sw.modified, "deleted": sw.deleted}
+
+    def counter(self, name: str, index: int) -> tuple[int, int]:
+        values = self._run(self.session.read_counters(name, [index]))[SWITCH][index]
+        return values.packets, values.bytes
+
+    def cli(self, commands: list[str]) -> str:
+        proc = subprocess.run(
+            ["simple_switch_CLI", "--thrift-port", str(self.thrift_port)],
+            input="\n".join(commands) + "\n",
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0 or "Error" in proc.stdout:
+            raise AssertionError(f"simple_switch_CLI {commands}: {proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    def reset_registers(self) -> None:
+        """Clear flowlet, spray, load and txBytes state so no test sees another's."""
+        registers = [r["name"] for r in json.loads(self.bmv2_json.read_text()).get("register_arrays", [])]
+        self.cli([f"register_reset {name}" for name in registers])
+
+
+_CONTROL: SwitchControl | None = None
+
+
+def control_for(params: dict[str, Any]) -> SwitchControl:
+    """One control per PTF process, opened by the first test."""
+    global _CONTROL
+    if _CONTROL is None:
+        _CONTROL = SwitchControl(params)
+    return _CONTROL

@@ -1,0 +1,232 @@
+"""hpn.runtime pieces that need no server: canonical form, diff, batching, errors, options."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import finsy as fy
+import grpc
+import pytest
+from finsy import pbutil
+from finsy.proto import p4r, rpc_code, rpc_status
+
+from hpn.runtime import Backoff, SessionOptions, SwitchTarget
+from hpn.runtime.batching import dedupe, write_batched
+from hpn.runtime.canonical import canonical_bytes, canonical_entry, entry_key, entry_value
+from hpn.runtime.errors import decode_write_error, describe_action, describe_entry, format_value
+from hpn.runtime.reconcile import encode_desired, plan_diff, read_plan
+
+DATA = Path(__file__).parent / "data"
+SCHEMA = fy.P4Schema(DATA / "runtime_fixture.p4info.txtpb", DATA / "runtime_fixture.json")
+
+
+def lpm(dst: str, port: int, plane: int = 0) -> p4r.TableEntry:
+    entity = fy.P4TableEntry(
+        "ipv4_lpm", match=fy.Match(plane=plane, dst_addr=dst), action=fy.Action("set_port", port=port)
+    )
+    return encode_desired(entity, SCHEMA)
+
+
+def padded(entry: p4r.TableEntry) -> p4r.TableEntry:
+    """What a server may send back: padded bytestrings, reversed order, counter data."""
+    out = p4r.TableEntry()
+    out.CopyFrom(entry)
+    for m in out.match:
+        if m.HasField("exact"):
+            m.exact.value = m.exact.value.rjust(2, b"\x00")
+        if m.HasField("lpm"):
+            m.lpm.value = m.lpm.value.rjust(4, b"\x00")
+    for p in out.action.action.params:
+        p.value = p.value.rjust(2, b"\x00")
+    out.match.reverse()
+    out.counter_data.packet_count = 9
+    return out
+
+
+# --- canonical form -------------------------------------------------------------------------
+
+
+def test_canonical_bytes() -> None:
+    assert canonical_bytes(b"\x00\x00\x0a") == b"\x0a"
+    assert canonical_bytes(b"\x00\x00") == b"\x00"
+    assert canonical_bytes(b"") == b"\x00"
+    assert canonical_bytes(b"\x01\x00") == b"\x01\x00"
+
+
+def test_padded_readback_equals_desired_in_canonical_form() -> None:
+    entry = lpm("10.1.0.0/24", 3)
+    back = canonical_entry(padded(entry))
+    assert entry_key(back) == entry_key(entry)
+    assert entry_value(back) == entry_value(entry)
+    assert not back.HasField("counter_data")
+
+
+def test_key_ignores_action_but_value_does_not() -> None:
+    a, b = lpm("10.1.0.0/24", 3), lpm("10.1.0.0/24", 4)
+    assert entry_key(a) == entry_key(b)
+    assert entry_value(a) != entry_value(b)
+    assert entry_key(a) != entry_key(lpm("10.1.0.0/24", 3, plane=1))
+
+
+# --- diff -----------------------------------------------------------------------------------
+
+
+def test_plan_diff_counts_and_order() -> None:
+    desired = [lpm("10.0.1.0/24", 1), lpm("10.0.2.0/24", 9), lpm("10.0.4.0/24", 4)]
+    default = encode_desired(
+        fy.P4TableEntry(
+            "lb_params",
+            is_default_action=True,
+            action=fy.Action("set_lb_params", hash_seed=1, flowlet_gap_us=2),
+        ),
+        SCHEMA,
+    )
+    actual = [padded(lpm("10.0.1.0/24", 1)), padded(lpm("10.0.2.0/24", 2)), padded(lpm("10.0.3.0/24", 3))]
+    actual.append(p4r.TableEntry(table_id=default.table_id, is_default_action=True))
+    diff = plan_diff([*desired, default], actual, SCHEMA)
+    assert diff.summary() == "+1 ~2 -1 =1"
+    assert [describe_entry(e, SCHEMA) for e in diff.deletes] == [
+        "ingress.routing.ipv4_lpm {plane=0, dst_addr=10.0.3.0/24}"
+    ]
+    assert diff.modifies[-1].is_default_action  # default entries are modified, never inserted
+
+
+def test_default_entries_are_never_deleted_and_other_tables_are_ignored() -> None:
+    desired = [lpm("10.0.1.0/24", 1)]
+    stray_default = p4r.TableEntry(table_id=desired[0].table_id, is_default_action=True)
+    other_table = encode_desired(
+        fy.P4TableEntry("port_mac", match=fy.Match(port=1), action=fy.Action("set_mac", mac=1)), SCHEMA
+    )
+    diff = plan_diff(desired, [stray_default, other_table], SCHEMA)
+    assert diff.summary() == "+1 ~0 -0 =0"
+
+
+def test_read_plan_excludes_const_tables() -> None:
+    const = encode_desired(
+        fy.P4TableEntry("const_planes", match=fy.Match(port=1), action=fy.Action("NoAction")), SCHEMA
+    )
+    plan = read_plan([lpm("10.0.0.0/8", 1), const], SCHEMA)
+    assert [SCHEMA.tables[t].name for t in plan.tables] == ["ingress.routing.ipv4_lpm"]
+    diff = plan_diff([const], [], SCHEMA)
+    assert diff.skipped_const == 1 and diff.total == 0
+
+
+def test_unsupported_desired_entities_are_refused_by_type() -> None:
+    with pytest.raises(TypeError, match="P4CounterEntry"):
+        encode_desired(fy.P4CounterEntry("port_rx", index=1), SCHEMA)  # type: ignore[arg-type]
+
+
+# --- batching -------------------------------------------------------------------------------
+
+
+def _inserts(n: int) -> list[p4r.Update]:
+    return [
+        p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=lpm(f"10.0.{i}.0/24", 1)))
+        for i in range(n)
+    ]
+
+
+def test_dedupe_keeps_the_last_update_of_a_key() -> None:
+    updates = _inserts(3)
+    dup = p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=padded(lpm("10.0.1.0/24", 5))))
+    keep, dropped = dedupe([*updates, dup])
+    assert keep == [0, 2, 3] and dropped == [1]
+
+
+def test_write_batched_chunks_and_never_sends_a_duplicate_in_one_batch() -> None:
+    sent: list[list[p4r.Update]] = []
+
+    async def write(batch: list[p4r.Update]) -> None:
+        sent.append(batch)
+
+    updates = _inserts(25) + _inserts(5)
+    result = asyncio.run(write_batched(write, updates, batch_size=10))
+    assert [len(b) for b in sent] == [10, 10, 5]
+    assert result.written == 25 and len(result.duplicates) == 5
+    for batch in sent:
+        keys = [entry_key(canonical_entry(u.entity.table_entry)) for u in batch]
+        assert len(keys) == len(set(keys))
+
+
+def test_write_batched_raises_on_switch_level_failures() -> None:
+    async def write(batch: list[p4r.Update]) -> None:
+        raise fy.P4ClientError(
+            grpc.aio.AioRpcError(
+                grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "gone"
+            ),
+            "WriteRequest",
+        )
+
+    with pytest.raises(fy.P4ClientError):
+        asyncio.run(write_batched(write, _inserts(3), batch_size=2))
+
+
+def test_write_batched_bisects_details_less_failures_down_to_the_bad_update() -> None:
+    bad = 5
+
+    async def write(batch: list[p4r.Update]) -> None:
+        if any(u.entity.table_entry.match[1].lpm.value == bytes([10, 0, bad, 0]) for u in batch):
+            raise fy.P4ClientError(
+                grpc.aio.AioRpcError(
+                    grpc.StatusCode.UNKNOWN, grpc.aio.Metadata(), grpc.aio.Metadata(), "lost"
+                ),
+                "WriteRequest",
+            )
+
+    result = asyncio.run(write_batched(write, _inserts(16), batch_size=16))
+    assert [r.index for r in result.rejected] == [bad]
+    assert result.written == 15
+
+
+# --- errors, targets, options ---------------------------------------------------------------
+
+
+def test_describe_entry_and_action_read_like_p4() -> None:
+    entry = lpm("10.1.0.0/24", 3)
+    assert describe_entry(entry, SCHEMA) == "ingress.routing.ipv4_lpm {plane=0, dst_addr=10.1.0.0/24}"
+    assert describe_action(entry, SCHEMA) == "ingress.routing.set_port(port=3)"
+    mac = encode_desired(
+        fy.P4TableEntry(
+            "port_mac", match=fy.Match(port=2), action=fy.Action("set_mac", mac="02:00:00:00:00:0a")
+        ),
+        SCHEMA,
+    )
+    assert describe_action(mac, SCHEMA) == "ingress.routing.set_mac(mac=02:00:00:00:00:0a)"
+
+
+def test_decode_write_error_names_each_rejected_update() -> None:
+    updates = _inserts(3)
+    status = rpc_status.Status(code=rpc_code.UNKNOWN, message="Write failure.")
+    status.details.extend(
+        pbutil.to_any(p4r.Error(canonical_code=code, message=msg))
+        for code, msg in [(rpc_code.OK, ""), (rpc_code.ALREADY_EXISTS, "exists"), (rpc_code.OK, "")]
+    )
+    trailer = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    rpc_error = grpc.aio.AioRpcError(grpc.StatusCode.UNKNOWN, grpc.aio.Metadata(), trailer, "Write failure.")
+    errors = decode_write_error("tor-s0-r0-p0", updates, fy.P4ClientError(rpc_error, "Write"), SCHEMA)
+    assert [str(e) for e in errors] == [
+        "tor-s0-r0-p0: INSERT ingress.routing.ipv4_lpm {plane=0, dst_addr=10.0.1.0/24}: ALREADY_EXISTS exists"
+    ]
+
+
+def test_format_value() -> None:
+    assert format_value(b"\x0a\x00\x00\x01", 32, "IPV4_ADDRESS") == "10.0.0.1"
+    assert format_value(b"\x07", 9, None) == "7"
+    assert format_value(b"\x01" + b"\x00" * 8, 72, None) == "0x10000000000000000"
+
+
+def test_switch_target_validation() -> None:
+    t = SwitchTarget("tor0", "127.0.0.1:9559", 1, Path("a"), Path("b"))
+    assert str(t) == "tor0 (127.0.0.1:9559)"
+    with pytest.raises(ValueError, match="host:port"):
+        SwitchTarget("tor0", "127.0.0.1", 1, Path("a"), Path("b"))
+
+
+def test_backoff_is_exponential_and_capped() -> None:
+    delays = Backoff(initial=0.5, factor=2, maximum=3, jitter=0).delays()
+    assert [next(delays) for _ in range(6)] == [0.5, 1.0, 2.0, 3, 3, 3]
+    jittered = Backoff(initial=1, factor=2, maximum=4, jitter=0.5).delays()
+    assert all(0 < next(jittered) <= 4 for _ in range(20))
+    with pytest.raises(ValueError):
+        SessionOptions(batch_size=0)
