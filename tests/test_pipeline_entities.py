@@ -12,6 +12,8 @@ from hpn.pipeline.p4info import P4INFO_PATH
 from hpn.pipeline.values import mac_to_int, mask_ports, pmax_scaled, port_mask
 from hpn.routing.state import EcnConfig, Group, LbMode, LbParams, PortConfig, Route, SwitchState
 
+ECN = EcnConfig(10, 70, 0.2)
+
 
 def sample_state() -> SwitchState:
     ports = tuple(

@@ -93,7 +93,7 @@ class Netns:
         """A veth pair with both ends in this namespace, up, without IPv6."""
         check_ifname(a)
         check_ifname(b)
-        self.ip("link", "add", a, "type", "veth", "peer", "name", b)
+        self.ip("link", "add", "name", a, "type", "veth", "peer", "name", b)
         self.veths.append((a, b))
         for end in (a, b):
             self.ip("link", "set", end, "mtu", str(mtu))
