@@ -1,0 +1,30 @@
+"""hpnctl: topology -> per-switch tables -> a whole fabric over P4Runtime.
+
+Exit codes: 0 ok; 1 a switch rejected entries (diff: differences found);
+2 bad topology or arguments; 3 a switch was unreachable; 4 a needed tool
+(bmv2, Mininet, root) is missing.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hpn.cli import fabric_cmds
+
+app = typer.Typer(
+    name="hpnctl",
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(fabric_cmds.validate)
+app.command()(fabric_cmds.plan)
+app.command()(fabric_cmds.push)
+app.command()(fabric_cmds.diff)
+app.command()(fabric_cmds.status)
+app.add_typer(fabric_cmds.link_app, name="link")
+
+
+def main() -> None:
+    app()
