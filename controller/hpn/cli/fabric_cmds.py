@@ -30,6 +30,15 @@ TargetsFile = Annotated[
     Path | None, typer.Option("--targets", help="JSON {switch: address}; default: the emulation's")
 ]
 Only = Annotated[list[str], typer.Option("--switch", help="only these switches (repeatable)")]
+ConnectTimeout = Annotated[
+    float, typer.Option("--connect-timeout", help="seconds to wait for each switch before giving up on it")
+]
+
+
+def session_options(connect_timeout: float) -> SessionOptions:
+    if connect_timeout <= 0:
+        fail(Exit.BAD_INPUT, f"--connect-timeout must be positive, not {connect_timeout}")
+    return SessionOptions(own_all_tables=True, connect_timeout=connect_timeout)
 
 
 def desired_states(fabric: Fabric, failures: FailureView) -> dict[str, SwitchState]:
@@ -94,7 +103,12 @@ def _schema_or_fail() -> None:
 
 
 async def _push(
-    fabric: Fabric, failures: FailureView, host: str | None, targets_file: Path | None, only: list[str]
+    fabric: Fabric,
+    failures: FailureView,
+    host: str | None,
+    targets_file: Path | None,
+    only: list[str],
+    options: SessionOptions,
 ) -> PushReport:
     states = desired_states(fabric, failures)
     desired = {n: switch_entities(s) for n, s in states.items() if not only or n in only}
@@ -114,7 +128,7 @@ async def _push(
                 done.add(event.switch)
                 bar.update(task, completed=len(done), description=f"push {event.switch}")
 
-        async with FabricSession(selected, SessionOptions(own_all_tables=True)) as session:
+        async with FabricSession(selected, options) as session:
             return await session.push(desired, progress)
 
 
@@ -148,12 +162,14 @@ def push(
     switch: Only = [],  # noqa: B006
     failed_link: FailedLinks = [],  # noqa: B006
     failed_switch: FailedSwitches = [],  # noqa: B006
+    connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
     """Program the fabric: pipeline where it differs, then only the entries that differ."""
     fabric = load(topology)
     _schema_or_fail()
     failures = failure_view(fabric, failed_link, failed_switch)
-    _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, switch)))
+    options = session_options(connect_timeout)
+    _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, switch, options)))
 
 
 def diff(
@@ -164,6 +180,7 @@ def diff(
     failed_link: FailedLinks = [],  # noqa: B006
     failed_switch: FailedSwitches = [],  # noqa: B006
     verbose: Annotated[bool, typer.Option("-v", help="list every differing entry")] = False,
+    connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
     """What a push would change, per switch (exit 1 when anything differs)."""
     fabric = load(topology)
@@ -173,8 +190,10 @@ def diff(
     desired = {n: switch_entities(s) for n, s in states.items() if not switch or n in switch}
     selected = [t for t in targets(fabric, host, targets_file) if t.name in desired]
 
+    options = session_options(connect_timeout)
+
     async def run() -> dict[str, Diff]:
-        async with FabricSession(selected, SessionOptions(own_all_tables=True)) as session:
+        async with FabricSession(selected, options) as session:
             return await session.diff(desired)
 
     changed = False
@@ -198,12 +217,14 @@ def status(
     topology: Topology,
     host: Host = None,
     targets_file: TargetsFile = None,
+    connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
     """Reachability, pipeline and entry counts of every switch."""
     fabric = load(topology)
+    options = session_options(connect_timeout)
 
     async def run() -> dict[str, SwitchStatus]:
-        async with FabricSession(targets(fabric, host, targets_file)) as session:
+        async with FabricSession(targets(fabric, host, targets_file), options) as session:
             return await session.status()
 
     table = Table("switch", "reachable", "primary", "pipeline", "entries")
@@ -236,6 +257,7 @@ def _link_change(
     host: str | None,
     targets_file: Path | None,
     apply: bool,
+    connect_timeout: float,
 ) -> None:
     fabric = load(topology)
     store = failure_file(fabric)
@@ -253,7 +275,8 @@ def _link_change(
     console.print(f"failure view: {failures.describe()}")
     if apply:
         _schema_or_fail()
-        _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, [])))
+        options = session_options(connect_timeout)
+        _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, [], options)))
 
 
 @link_app.command("down")
@@ -264,9 +287,10 @@ def link_down(
     host: Host = None,
     targets_file: TargetsFile = None,
     apply: Annotated[bool, typer.Option(help="push the new state to the fabric")] = True,
+    connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
     """Mark a link (or switch) down, recompute and push."""
-    _link_change(topology, what, True, is_switch, host, targets_file, apply)
+    _link_change(topology, what, True, is_switch, host, targets_file, apply, connect_timeout)
 
 
 @link_app.command("up")
@@ -277,6 +301,7 @@ def link_up(
     host: Host = None,
     targets_file: TargetsFile = None,
     apply: Annotated[bool, typer.Option(help="push the new state to the fabric")] = True,
+    connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
     """Mark a link (or switch) up again, recompute and push."""
-    _link_change(topology, what, False, is_switch, host, targets_file, apply)
+    _link_change(topology, what, False, is_switch, host, targets_file, apply, connect_timeout)

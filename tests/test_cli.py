@@ -1,0 +1,168 @@
+"""hpnctl: parsing, messages and exit codes; push/diff/status against fake switches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fake_p4rt import FakeP4RuntimeServer
+from hpn.cli import app
+from hpn.pipeline import P4INFO_PATH
+from hpn.topology.loader import load_fabric
+
+TOPO = Path(__file__).resolve().parents[1] / "topologies"
+MINI = str(TOPO / "hpn-mini.yaml")
+RIG = str(TOPO / "rig-4.yaml")
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HPN_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path / "run"
+
+
+def test_validate_ok() -> None:
+    res = runner.invoke(app, ["validate", MINI])
+    assert res.exit_code == 0, res.output
+    assert "12 switches" in res.output
+
+
+def test_validate_reports_file_path_and_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: hpn\nname: x\nsegments: two\nhosts_per_segment: 2\nrails: 2\naggs_per_plane: 2\n")
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}: segments:" in res.output
+
+
+def test_missing_file_is_bad_input(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 2
+    assert "cannot read the file" in res.output
+
+
+def test_plan_json_has_every_switch() -> None:
+    res = runner.invoke(app, ["plan", MINI, "--entries", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert set(data) == {s.name for s in load_fabric(MINI).switches}
+
+
+def test_plan_rejects_unknown_switch_and_format() -> None:
+    assert runner.invoke(app, ["plan", MINI, "--switch", "tor-x"]).exit_code == 2
+    res = runner.invoke(app, ["plan", MINI, "--entries", "yaml"])
+    assert res.exit_code == 2
+    assert "--entries must be json or text" in res.output
+
+
+def test_plan_check_reports_reachability_under_failure() -> None:
+    res = runner.invoke(app, ["plan", MINI, "--check", "--failed-switch", "agg-p0-a0"])
+    assert res.exit_code == 0, res.output
+    assert "reachability:" in res.output and "0 plane crossings" in res.output
+
+
+def test_link_down_up_records_the_failure_view(run_dir: Path) -> None:
+    res = runner.invoke(app, ["link", "down", MINI, "tor-s0-r0-p0:129", "--no-apply"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((run_dir / "hpn-mini" / "failures.json").read_text())
+    assert saved["links"] == ["tor-s0-r0-p0:129"]
+    # The recorded failure shapes later plans: the ToR's uplink group loses the port.
+    text = runner.invoke(app, ["plan", MINI, "--entries", "text", "--switch", "tor-s0-r0-p0"]).stdout
+    assert "ports 130" in text and "ports 129-130" not in text
+    res = runner.invoke(app, ["link", "up", MINI, "tor-s0-r0-p0:129", "--no-apply"])
+    assert res.exit_code == 0
+    assert json.loads((run_dir / "hpn-mini" / "failures.json").read_text())["links"] == []
+
+
+def test_link_down_unknown_link_is_bad_input() -> None:
+    res = runner.invoke(app, ["link", "down", MINI, "tor-s0-r0-p0:77", "--no-apply"])
+    assert res.exit_code == 2
+    assert "no link at 'tor-s0-r0-p0:77'" in res.output
+
+
+def test_bad_connect_timeout_is_bad_input() -> None:
+    res = runner.invoke(app, ["push", MINI, "--connect-timeout", "0"])
+    assert res.exit_code == 2
+
+
+class FakeFabric:
+    """One fake P4Runtime switch per topology switch, served from a background loop."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fakes = {n: FakeP4RuntimeServer() for n in names}
+        for fake in self.fakes.values():
+            self.call(fake.start())
+
+    def call(self, coro: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(20)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        for fake in self.fakes.values():
+            self.call(fake.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def fake_rig(tmp_path: Path) -> Iterator[tuple[FakeFabric, Path]]:
+    if not P4INFO_PATH.exists():
+        pytest.skip(f"{P4INFO_PATH} missing: run `make p4`")
+    names = [s.name for s in load_fabric(RIG).switches]
+    fabric = FakeFabric(names)
+    targets = tmp_path / "targets.json"
+    targets.write_text(json.dumps({n: f.address for n, f in fabric.fakes.items()}))
+    try:
+        yield fabric, targets
+    finally:
+        fabric.close()
+
+
+def test_push_then_diff_then_repush_writes_nothing(fake_rig: tuple[FakeFabric, Path]) -> None:
+    fabric, targets = fake_rig
+    res = runner.invoke(app, ["push", RIG, "--targets", str(targets)])
+    assert res.exit_code == 0, res.output
+    assert all(f.set_pipeline_calls == 1 and f.entries for f in fabric.fakes.values())
+    assert runner.invoke(app, ["diff", RIG, "--targets", str(targets)]).exit_code == 0
+    writes = [len(f.write_updates) for f in fabric.fakes.values()]
+    res = runner.invoke(app, ["push", RIG, "--targets", str(targets)])
+    assert res.exit_code == 0
+    assert "0 updates" in res.output
+    assert [len(f.write_updates) for f in fabric.fakes.values()] == writes
+    assert all(f.set_pipeline_calls == 1 for f in fabric.fakes.values())
+    assert runner.invoke(app, ["status", RIG, "--targets", str(targets)]).exit_code == 0
+
+
+def test_diff_sees_a_failure_view_and_link_down_applies_it(fake_rig: tuple[FakeFabric, Path]) -> None:
+    _, targets = fake_rig
+    assert runner.invoke(app, ["push", RIG, "--targets", str(targets)]).exit_code == 0
+    fabric_model = load_fabric(RIG)
+    tor = fabric_model.tors()[0].name
+    uplink = max(fabric_model.switch_ports(tor))
+    res = runner.invoke(
+        app, ["diff", RIG, "--targets", str(targets), "--failed-link", f"{tor}:{uplink}", "-v"]
+    )
+    assert res.exit_code == 1, res.output
+    res = runner.invoke(app, ["link", "down", RIG, f"{tor}:{uplink}", "--targets", str(targets)])
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["diff", RIG, "--targets", str(targets)]).exit_code == 0
+
+
+def test_unreachable_switch_is_named_and_others_programmed(fake_rig: tuple[FakeFabric, Path]) -> None:
+    fabric, targets = fake_rig
+    down = next(iter(fabric.fakes))
+    fabric.call(fabric.fakes[down].stop())
+    res = runner.invoke(app, ["push", RIG, "--targets", str(targets), "--connect-timeout", "1"])
+    assert res.exit_code == 3, res.output
+    assert down in res.output and "unreachable" in res.output
+    assert all(f.entries for n, f in fabric.fakes.items() if n != down)
