@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import finsy as fy
 import pytest
 
 from hpn.emulation.bmv2 import Bmv2Switch
@@ -42,9 +43,9 @@ def switches() -> Iterator[dict[str, Bmv2Switch]]:
         ns.delete()
 
 
-def desired() -> dict[str, list[object]]:
+def desired() -> dict[str, list[fy.P4TableEntry]]:
     states = compute_fabric_state(load_fabric(RIG))
-    return {name: list(switch_entities(state)) for name, state in states.items()}
+    return {name: switch_entities(state) for name, state in states.items()}
 
 
 def targets(switches: dict[str, Bmv2Switch]) -> list[SwitchTarget]:
@@ -59,14 +60,14 @@ def test_push_read_back_repush_nothing(switches: dict[str, Bmv2Switch]) -> None:
 
     async def scenario() -> None:
         async with FabricSession(targets(switches), SessionOptions(own_all_tables=True)) as fabric:
-            first = await fabric.push(want)  # type: ignore[arg-type]
+            first = await fabric.push(want)
             assert first.ok, first.errors
             for name, report in first.switches.items():
                 assert report.pipeline_pushed, name
                 assert report.inserted + report.modified == len(want[name]), report.summary()
-            diffs = await fabric.diff(want)  # type: ignore[arg-type]
+            diffs = await fabric.diff(want)
             assert all(d.is_empty for d in diffs.values()), {n: d.summary() for n, d in diffs.items()}
-            again = await fabric.push(want)  # type: ignore[arg-type]
+            again = await fabric.push(want)
             assert again.ok and again.updates == 0
             assert not any(r.pipeline_pushed for r in again.switches.values())
 
@@ -79,7 +80,7 @@ def test_killed_switch_is_resynced_when_it_returns(switches: dict[str, Bmv2Switc
 
     async def scenario() -> None:
         async with FabricSession(targets(switches), SessionOptions(own_all_tables=True)) as fabric:
-            assert (await fabric.push(want)).ok  # type: ignore[arg-type]
+            assert (await fabric.push(want)).ok
             synced: asyncio.Queue[SwitchReport] = asyncio.Queue()
             watcher = asyncio.create_task(fabric.keep_in_sync(on_sync=synced.put_nowait))
             try:
@@ -90,7 +91,7 @@ def test_killed_switch_is_resynced_when_it_returns(switches: dict[str, Bmv2Switc
                 assert report.name == victim
                 assert report.ok and report.pipeline_pushed, report.summary()
                 assert report.inserted + report.modified == len(want[victim])
-                diffs = await fabric.diff(want)  # type: ignore[arg-type]
+                diffs = await fabric.diff(want)
                 assert all(d.is_empty for d in diffs.values())
                 assert synced.empty(), "only the restarted switch is re-synced"
             finally:
