@@ -96,11 +96,11 @@ def test_bad_connect_timeout_is_bad_input() -> None:
 class FakeFabric:
     """One fake P4Runtime switch per topology switch, served from a background loop."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, devices: dict[str, int]) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.fakes = {n: FakeP4RuntimeServer() for n in names}
+        self.fakes = {n: FakeP4RuntimeServer(device_id=d) for n, d in devices.items()}
         for fake in self.fakes.values():
             self.call(fake.start())
 
@@ -118,8 +118,7 @@ class FakeFabric:
 def fake_rig(tmp_path: Path) -> Iterator[tuple[FakeFabric, Path]]:
     if not P4INFO_PATH.exists():
         pytest.skip(f"{P4INFO_PATH} missing: run `make p4`")
-    names = [s.name for s in load_fabric(RIG).switches]
-    fabric = FakeFabric(names)
+    fabric = FakeFabric({s.name: s.device_id for s in load_fabric(RIG).switches})
     targets = tmp_path / "targets.json"
     targets.write_text(json.dumps({n: f.address for n, f in fabric.fakes.items()}))
     try:

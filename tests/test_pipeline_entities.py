@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
+from pathlib import Path
 
 import finsy as fy
 import pytest
@@ -43,9 +44,10 @@ def test_committed_p4info_matches_pipeline_names() -> None:
         assert schema.tables[table.name].name == table.name
 
 
-def test_renamed_table_fails_loudly() -> None:
-    text = P4INFO_PATH.read_text().replace("routing.ipv4_lpm", "routing.ipv4_routes")
-    schema = fy.P4Schema(text)
+def test_renamed_table_fails_loudly(tmp_path: Path) -> None:
+    renamed = tmp_path / "renamed.p4info.txtpb"
+    renamed.write_text(P4INFO_PATH.read_text().replace("routing.ipv4_lpm", "routing.ipv4_routes"))
+    schema = fy.P4Schema(renamed)
     with pytest.raises(PipelineMismatch, match=r"table HpnIngress\.routing\.ipv4_lpm is missing"):
         check_schema(schema)
 
@@ -53,7 +55,7 @@ def test_renamed_table_fails_loudly() -> None:
 def test_every_entity_encodes_against_p4info() -> None:
     schema = load_schema()
     entities = switch_entities(sample_state())
-    encoded = [e.encode(schema) for e in entities]
+    encoded = [e.encode(schema).table_entry for e in entities]
     tables = {schema.tables[e.table_id].name for e in encoded}
     assert tables == {t.name for t in names.ALL_TABLES}
     # 2 defaults + 2 planes + 8 ports x (plane, mac, int) + 1 ecn + 2 groups + 2 routes
@@ -66,11 +68,11 @@ def test_group_member_mask_and_liveness_bits() -> None:
     by_table: dict[str, list[fy.P4TableEntry]] = {}
     for e in switch_entities(state):
         by_table.setdefault(e.table_id, []).append(e)
-    group = by_table[names.GROUP_TABLE.name][0].encode(schema)
+    group = by_table[names.GROUP_TABLE.name][0].encode(schema).table_entry
     params = {p.param_id: int.from_bytes(p.value, "big") for p in group.action.action.params}
     assert mask_ports(params[2]) == {2, 3}
     assert params[1] == LbMode.FLOWLET
-    live = by_table[names.PORT_LIVENESS.name][0].encode(schema)
+    live = by_table[names.PORT_LIVENESS.name][0].encode(schema).table_entry
     assert live.is_default_action
     assert mask_ports(int.from_bytes(live.action.action.params[0].value, "big")) == state.live_ports
 

@@ -8,6 +8,7 @@ typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
 typedef bit<16> group_id_t;
 typedef bit<PORT_MASK_BITS> port_mask_t;
+const port_mask_t PORT_MASK_ALL = ~(bit<PORT_MASK_BITS>)0;
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<8>  PROTO_TCP = 6;

@@ -91,6 +91,18 @@ struct headers_t {
     bth_t      bth;
 }
 
+// Population counts of a port mask per 2^i-bit block (load_balancing.p4).
+struct swar_counts_t {
+    port_mask_t s1;   // set bits per 2-bit block
+    port_mask_t s2;   // ... per 4-bit block
+    port_mask_t s3;   // ... per 8-bit block
+    port_mask_t s4;   // ... per 16-bit block
+    port_mask_t s5;   // ... per 32-bit block
+    port_mask_t s6;   // ... per 64-bit block
+    port_mask_t s7;   // ... per 128-bit block
+    bit<16>     total;
+}
+
 struct metadata_t {
     bit<8>      drop_reason;     // DROP_* (0: forward)
     bit<2>      plane;
@@ -104,6 +116,7 @@ struct metadata_t {
     bit<1>      routed;
     group_id_t  group_id;
     bit<16>     egress_port16;
+    swar_counts_t live_counts;   // SWAR counts of the live members
 }
 
 #endif

@@ -296,6 +296,7 @@ class FabricSession:
         """Per switch: reachable, primary, pipeline cookie matches, entries per table."""
 
         async def one(link: SwitchSession) -> SwitchStatus:
+            await link.wait_attempted()
             status = SwitchStatus(link.name, link.address, reachable=link.is_up, primary=link.is_primary)
             if not link.is_up:
                 status.error = str(

@@ -94,8 +94,8 @@ control LoadBalancing(inout headers_t hdr,
         port_liveness.apply();
 
         port_mask_t live = members & live_ports & meta.plane_ports;
-        swar_counts_t counts = swar_count(live);
-        if (counts.total == 0) {
+        SWAR_COUNT(live, meta.live_counts)
+        if (meta.live_counts.total == 0) {
             meta.drop_reason = DROP_NO_LIVE_MEMBER;
             return;
         }
@@ -109,12 +109,12 @@ control LoadBalancing(inout headers_t hdr,
             hash(k, HashAlgorithm.crc32, 16w0,
                  { hash_seed, hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
                    meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-                 counts.total);
+                 meta.live_counts.total);
         } else if (mode == LB_MODE_SPRAY) {
             bit<32> next;
             spray_next.read(next, (bit<32>)meta.group_id);
             spray_next.write((bit<32>)meta.group_id, next + 1);
-            hash(k, HashAlgorithm.identity, 16w0, { next }, counts.total);
+            hash(k, HashAlgorithm.identity, 16w0, { next }, meta.live_counts.total);
         } else {
             // FLOWLET and ADAPTIVE keep per-flow state in hashed slots.
             bit<32> slot;
@@ -131,7 +131,7 @@ control LoadBalancing(inout headers_t hdr,
             flowlet_last_seen.write(slot, now);
 
             bool stored_live = stored_plus1 != 0
-                && ((live >> (stored_plus1 - 1)) & 1) == 1;
+                && ((live >> (bit<8>)(stored_plus1 - 1)) & 1) == 1;
             if (stored_live && now - last_seen <= flowlet_gap) {
                 port = stored_plus1 - 1;
                 chosen = true;
@@ -141,26 +141,26 @@ control LoadBalancing(inout headers_t hdr,
                 hash(k, HashAlgorithm.crc32, 16w0,
                      { hash_seed, hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
                        meta.l4_src_port, meta.l4_dst_port, meta.dest_qp, seq },
-                     counts.total);
+                     meta.live_counts.total);
                 if (mode == LB_MODE_ADAPTIVE) {
                     // Least loaded of the members k, k+1, ... (mod live count).
-                    bit<16> best = kth_set_bit(live, counts, k);
+                    bit<16> best = kth_set_bit(live, meta.live_counts, k);
                     bit<32> best_load;
                     READ_PORT_LOAD(best, best_load)
                     bit<16> i = k;
                     bit<16> cand;
                     bit<32> cand_load;
                     // ADAPTIVE_CHOICES - 1 more candidates, unrolled.
-                    i = i + 1; if (i >= counts.total) { i = 0; }
-                    cand = kth_set_bit(live, counts, i);
+                    i = i + 1; if (i >= meta.live_counts.total) { i = 0; }
+                    cand = kth_set_bit(live, meta.live_counts, i);
                     READ_PORT_LOAD(cand, cand_load)
                     if (cand_load < best_load) { best = cand; best_load = cand_load; }
-                    i = i + 1; if (i >= counts.total) { i = 0; }
-                    cand = kth_set_bit(live, counts, i);
+                    i = i + 1; if (i >= meta.live_counts.total) { i = 0; }
+                    cand = kth_set_bit(live, meta.live_counts, i);
                     READ_PORT_LOAD(cand, cand_load)
                     if (cand_load < best_load) { best = cand; best_load = cand_load; }
-                    i = i + 1; if (i >= counts.total) { i = 0; }
-                    cand = kth_set_bit(live, counts, i);
+                    i = i + 1; if (i >= meta.live_counts.total) { i = 0; }
+                    cand = kth_set_bit(live, meta.live_counts, i);
                     READ_PORT_LOAD(cand, cand_load)
                     if (cand_load < best_load) { best = cand; best_load = cand_load; }
                     port = best;
@@ -168,13 +168,13 @@ control LoadBalancing(inout headers_t hdr,
                 }
             }
             if (!chosen) {
-                port = kth_set_bit(live, counts, k);
+                port = kth_set_bit(live, meta.live_counts, k);
                 chosen = true;
             }
             flowlet_port_plus1.write(slot, port + 1);
         }
         if (!chosen) {
-            port = kth_set_bit(live, counts, k);
+            port = kth_set_bit(live, meta.live_counts, k);
         }
 
         std_meta.egress_spec = (bit<9>)port;

@@ -18,30 +18,22 @@ const port_mask_t SWAR_M16 = 256w0x0000ffff0000ffff0000ffff0000ffff0000ffff0000f
 const port_mask_t SWAR_M32 = 256w0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff;
 const port_mask_t SWAR_M64 = 256w0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff;
 const port_mask_t SWAR_M128 = 256w0x00000000000000000000000000000000ffffffffffffffffffffffffffffffff;
-const port_mask_t PORT_MASK_ALL = 256w0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
 
-struct swar_counts_t {
-    port_mask_t s1;   // set bits per 2-bit block
-    port_mask_t s2;   // ... per 4-bit block
-    port_mask_t s3;   // ... per 8-bit block
-    port_mask_t s4;   // ... per 16-bit block
-    port_mask_t s5;   // ... per 32-bit block
-    port_mask_t s6;   // ... per 64-bit block
-    port_mask_t s7;   // ... per 128-bit block
-    bit<16>     total;
-}
 
-swar_counts_t swar_count(in port_mask_t x) {
-    swar_counts_t c;
-    c.s1 = (x & SWAR_M1) + ((x >> 1) & SWAR_M1);
-    c.s2 = (c.s1 & SWAR_M2) + ((c.s1 >> 2) & SWAR_M2);
-    c.s3 = (c.s2 & SWAR_M4) + ((c.s2 >> 4) & SWAR_M4);
-    c.s4 = (c.s3 & SWAR_M8) + ((c.s3 >> 8) & SWAR_M8);
-    c.s5 = (c.s4 & SWAR_M16) + ((c.s4 >> 16) & SWAR_M16);
-    c.s6 = (c.s5 & SWAR_M32) + ((c.s5 >> 32) & SWAR_M32);
-    c.s7 = (c.s6 & SWAR_M64) + ((c.s6 >> 64) & SWAR_M64);
-    c.total = (bit<16>)((c.s7 & SWAR_M128) + ((c.s7 >> 128) & SWAR_M128));
-    return c;
+// SWAR partial counts of X into C. p4c substitutes each step into the next
+// (even through metadata), so every step reads the previous one only once:
+// above 4-bit blocks, adding the upper half of each block to the lower one is
+// a multiply by (1 + 2^w), exact because a w-bit block holds at most w < 2^w/2.
+// Reading the previous step twice would grow the bmv2 expression tree as 2^7.
+#define SWAR_COUNT(X, C) { \
+    C.s1 = (X & SWAR_M1) + ((X >> 1) & SWAR_M1); \
+    C.s2 = (C.s1 & SWAR_M2) + ((C.s1 >> 2) & SWAR_M2); \
+    C.s3 = ((C.s2 * 17) >> 4) & SWAR_M4; \
+    C.s4 = ((C.s3 * 257) >> 8) & SWAR_M8; \
+    C.s5 = ((C.s4 * 65537) >> 16) & SWAR_M16; \
+    C.s6 = ((C.s5 * 0x100000001) >> 32) & SWAR_M32; \
+    C.s7 = ((C.s6 * 0x10000000000000001) >> 64) & SWAR_M64; \
+    C.total = (bit<16>)(((C.s7 * 0x100000000000000000000000000000001) >> 128) & SWAR_M128); \
 }
 
 // Position of the k-th (0-based) set bit of x; c holds x's SWAR counts and
@@ -49,7 +41,7 @@ swar_counts_t swar_count(in port_mask_t x) {
 // half of the current block? If not, skip that half.
 bit<16> kth_set_bit(in port_mask_t x, in swar_counts_t c, in bit<16> k_in) {
     bit<16> k = k_in;
-    bit<16> pos = 0;
+    bit<8> pos = 0;    // bmv2 shifts by at most 8 bits; positions are < 256
     bit<16> n;
     n = (bit<16>)((c.s7 >> pos) & 0xffff);
     if (k >= n) { k = k - n; pos = pos + 128; }
@@ -67,7 +59,7 @@ bit<16> kth_set_bit(in port_mask_t x, in swar_counts_t c, in bit<16> k_in) {
     if (k >= n) { k = k - n; pos = pos + 2; }
     n = (bit<16>)((x >> pos) & 0x1);
     if (k >= n) { pos = pos + 1; }
-    return pos;
+    return (bit<16>)pos;
 }
 
 #endif
