@@ -16,11 +16,11 @@ from typing import Any
 import ptf
 from ptf import testutils
 from ptf.base_tests import BaseTest
-from switch_control import SwitchControl, control_for
 
 from hpn.pipeline import names
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.routing.state import SwitchState
+from switch_control import SwitchControl, control_for
 
 RESULTS_FILE = "ptf-results.jsonl"
 
