@@ -11,6 +11,7 @@ toolchain or root is missing.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -89,8 +90,6 @@ def main() -> int:
                 params,
                 "--log-file",
                 str(rig.run_dir / "ptf.log"),
-                "--pcap",
-                str(rig.run_dir / "ptf.pcap"),
                 "--disable-ipv6",
                 *args.tests,
             ]
@@ -101,7 +100,14 @@ def main() -> int:
         if args.keep_logs:
             args.keep_logs.mkdir(parents=True, exist_ok=True)
             for f in rig.run_dir.iterdir():
-                (args.keep_logs / f.name).write_bytes(f.read_bytes())
+                if f.is_file():
+                    (args.keep_logs / f.name).write_bytes(f.read_bytes())
+        results = rig.run_dir / "ptf-results.jsonl"
+        if results.exists():
+            print("measured:")
+            for line in results.read_text().splitlines():
+                row = json.loads(line)
+                print(f"  {row['test']}: {row['key']} = {row['value']}")
         if proc.returncode != 0:
             print(f"switch log tail ({rig.switch.log_path}):\n{rig.switch.log_tail(40)}")
     passed, failed, skipped = summarize(proc.stdout + proc.stderr, proc.returncode)

@@ -18,6 +18,16 @@
 // (p4src/tna keeps one candidate and compares with a stored best).
 #define ADAPTIVE_CHOICES 4
 
+// K = a member index in 0..live-1 from the flow hash, the switch seed and SALT.
+// CRC is linear: XORing a seed into its input only XORs a constant into its
+// output, which permutes members without changing which flows share one
+// (polarization). So the seed is mixed in after the CRC, through a
+// multiplicative hash whose middle bits depend on all input bits.
+#define PICK_MEMBER(SALT, K) { \
+        bit<64> mixed_ = (bit<64>)(flow_hash ^ hash_seed ^ (SALT)) * 64w0x9e3779b1; \
+        hash(K, HashAlgorithm.identity, 16w0, { mixed_[47:16] }, meta.live_counts.total); \
+    }
+
 // Recent bytes sent to PORT (0 once its window has expired) into LOAD.
 // A macro, not a function: it reads this control's registers.
 #define READ_PORT_LOAD(PORT, LOAD) { \
@@ -105,11 +115,14 @@ control LoadBalancing(inout headers_t hdr,
         bit<16> port = 0;
         bool chosen = false;
 
+        bit<32> flow_hash;
+        hash(flow_hash, HashAlgorithm.crc32, 32w0,
+             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+             64w0x100000000);
+
         if (mode == LB_MODE_ECMP) {
-            hash(k, HashAlgorithm.crc32, 16w0,
-                 { hash_seed, hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                   meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-                 meta.live_counts.total);
+            PICK_MEMBER(32w0, k)
         } else if (mode == LB_MODE_SPRAY) {
             bit<32> next;
             spray_next.read(next, (bit<32>)meta.group_id);
@@ -138,10 +151,7 @@ control LoadBalancing(inout headers_t hdr,
             } else {
                 seq = seq + 1;
                 flowlet_seq.write(slot, seq);
-                hash(k, HashAlgorithm.crc32, 16w0,
-                     { hash_seed, hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                       meta.l4_src_port, meta.l4_dst_port, meta.dest_qp, seq },
-                     meta.live_counts.total);
+                PICK_MEMBER((bit<32>)seq * 32w0x85ebca6b, k)
                 if (mode == LB_MODE_ADAPTIVE) {
                     // Least loaded of the members k, k+1, ... (mod live count).
                     bit<16> best = kth_set_bit(live, meta.live_counts, k);
