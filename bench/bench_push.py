@@ -1,6 +1,7 @@
 """Push throughput of hpn.runtime next to its baselines, measured side by side in one run.
 
     python bench/bench_push.py --fake                       # in-process fake P4Runtime server
+    python bench/bench_push.py --bmv2                       # a simple_switch_grpc started for the run
     python bench/bench_push.py --address 127.0.0.1:9559     # a running simple_switch_grpc
         [--device-id 1] [--p4info p4src/out/bmv2/hpn.p4info.txtpb] [--json p4src/out/bmv2/hpn.json]
 
@@ -300,7 +301,10 @@ async def main() -> None:
     parser.add_argument(
         "--fake", action="store_true", help="run against the in-process fake P4Runtime server"
     )
-    parser.add_argument("--address", help="host:port of a P4Runtime switch (bmv2)")
+    parser.add_argument("--address", help="host:port (or unix:PATH) of a P4Runtime switch (bmv2)")
+    parser.add_argument(
+        "--bmv2", action="store_true", help="start a simple_switch_grpc in a private namespace for the run"
+    )
     parser.add_argument("--device-id", type=int, default=1)
     parser.add_argument("--p4info", type=Path, default=ROOT / "p4src/out/bmv2/hpn.p4info.txtpb")
     parser.add_argument("--json", type=Path, default=ROOT / "p4src/out/bmv2/hpn.json")
@@ -321,8 +325,15 @@ async def main() -> None:
             await bench(args, fake.address, args.p4info, args.json)
     elif args.address:
         await bench(args, args.address, args.p4info, args.json)
+    elif args.bmv2:
+        from hpn.emulation.rig import SwitchRig, unique_prefix
+
+        # Started before any gRPC channel exists in this process; bmv2 logs at error level.
+        with SwitchRig(unique_prefix("b"), nports=1, log_level="error") as rig:
+            print(f"target: simple_switch_grpc {rig.switch.grpc_address}")
+            await bench(args, rig.switch.grpc_address, args.p4info, args.json)
     else:
-        parser.error("give --fake or --address")
+        parser.error("give --fake, --bmv2 or --address")
 
 
 if __name__ == "__main__":
