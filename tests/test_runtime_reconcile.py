@@ -149,7 +149,8 @@ def test_changed_state_writes_only_the_difference() -> None:
     assert report.ok, report.errors
     assert (report.deleted, report.modified, report.inserted) == (3, 3, 4)
     kinds = [u.type for u in updates]
-    assert kinds == [p4r.Update.DELETE] * 3 + [p4r.Update.MODIFY] * 3 + [p4r.Update.INSERT] * 4
+    # Make-before-break: new entries first, removals last.
+    assert kinds == [p4r.Update.INSERT] * 4 + [p4r.Update.MODIFY] * 3 + [p4r.Update.DELETE] * 3
     assert len(fake.table_entries(LPM)) == 21
 
 

@@ -4,9 +4,11 @@ The desired state of a switch is a list of table entries (finsy entities built b
 hpn.pipeline). The tables it mentions are owned: every entry in them that is not desired
 is deleted, every desired entry that is missing is inserted, and every entry whose action
 differs is modified. Default entries (`is_default_action=True`) are only ever MODIFY'd.
-Entries of const tables are skipped on both sides. Applying writes deletes first, then
-modifies, then inserts, so a re-keyed entry never collides with its old self and an
-unchanged fabric costs reads only, no writes.
+Entries of const tables are skipped on both sides. Applying is make-before-break:
+inserts first (a new next-hop group exists before a route points at it), then modifies,
+then deletes (an old group goes only once no route uses it), so a failover push drops
+no packet for want of an entry. Keys of the three lists are disjoint by construction.
+An unchanged fabric costs reads only, no writes.
 """
 
 from __future__ import annotations
@@ -191,12 +193,12 @@ async def apply_diff(
     batch_size: int,
     on_progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
-    """Write `diff` (deletes, then modifies, then inserts) in batches; name every rejection."""
+    """Write `diff` (inserts, then modifies, then deletes) in batches; name every rejection."""
     result = ApplyResult()
     phases = (
-        (p4r.Update.DELETE, diff.deletes),
-        (p4r.Update.MODIFY, diff.modifies),
         (p4r.Update.INSERT, diff.inserts),
+        (p4r.Update.MODIFY, diff.modifies),
+        (p4r.Update.DELETE, diff.deletes),
     )
     for kind, entries in phases:
         if not entries:
