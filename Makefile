@@ -29,7 +29,11 @@ $(SETUP_STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# Mininet comes from apt: link just its package into the venv (not all of dist-packages).
+MININET_PKG := /usr/lib/python3/dist-packages/mininet
 setup: $(SETUP_STAMP)
+	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	  if [ -d $(MININET_PKG) ] && [ ! -e "$$site/mininet" ]; then ln -s $(MININET_PKG) "$$site/mininet"; fi
 
 # System packages the emulation and tests use (not p4c/bmv2: see README).
 system-packages:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from hpn.cli import fabric_cmds
+from hpn.cli import emulate_cmds, fabric_cmds
 
 app = typer.Typer(
     name="hpnctl",
@@ -24,6 +24,8 @@ app.command()(fabric_cmds.push)
 app.command()(fabric_cmds.diff)
 app.command()(fabric_cmds.status)
 app.add_typer(fabric_cmds.link_app, name="link")
+app.add_typer(emulate_cmds.emulate_app, name="emulate")
+app.command()(emulate_cmds.demo)
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hpn.cli.common import Exit, console, fail, failure_file, failure_view, load, targets
+from hpn.cli.common import Exit, console, fail, failure_file, failure_view, load, run_dir, targets
+from hpn.emulation import control as emulation
 from hpn.pipeline import PipelineMismatch, load_schema, switch_entities
 from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
@@ -276,7 +277,23 @@ def _link_change(
     if apply:
         _schema_or_fail()
         options = session_options(connect_timeout)
+        # A running emulation: the cable goes (or comes back) first, its hosts follow the switches.
+        _emulation_follows(fabric, links, switches, cables=True, hosts=down)
         _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, [], options)))
+        if not down:
+            _emulation_follows(fabric, links, switches, cables=False, hosts=True)
+
+
+def _emulation_follows(
+    fabric: Fabric, links: list[str], switches: list[str], cables: bool, hosts: bool
+) -> None:
+    """A running emulation of this fabric sets its cables and/or hosts' routes to the failure view."""
+    try:
+        changes = emulation.apply_failures(run_dir(fabric), links, switches, cables, hosts)
+    except emulation.ControlError as exc:
+        fail(Exit.FAILED, f"the running emulation did not follow: {exc}")
+    if changes is not None:
+        console.print(f"emulation: {'; '.join(changes) or 'nothing to change'}", highlight=False)
 
 
 @link_app.command("down")

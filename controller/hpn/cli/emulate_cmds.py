@@ -1,0 +1,286 @@
+"""hpnctl emulate up|down|status and hpnctl demo: the fabric on Mininet + bmv2, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from hpn.cli.common import Exit, console, fail, failure_file, load, run_dir
+from hpn.emulation.controller import EmulationController
+from hpn.emulation.fabric import (
+    AlreadyUp,
+    Emulation,
+    EmulationError,
+    MissingPrerequisites,
+    StaleEmulation,
+    interrupts_deferred,
+    missing_prerequisites,
+)
+from hpn.runtime import PushReport
+from hpn.topology.model import Fabric
+
+if TYPE_CHECKING:  # the demo's modules (scapy, matplotlib) load only when the demo runs
+    from hpn.emulation import checks
+    from hpn.emulation.report import DemoReport
+
+Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
+LogLevel = Annotated[str, typer.Option(help="bmv2 log level: trace, debug, info, warn, error, off")]
+INTERRUPTED = 130
+
+emulate_app = typer.Typer(
+    help="Emulated fabric: Mininet hosts with dual-port NICs, one bmv2 per switch, programmed by hpnctl.",
+    no_args_is_help=True,
+)
+
+
+def _emulation(topology: Path, log_level: str = "warn") -> tuple[Fabric, Emulation]:
+    fabric = load(topology)
+    try:
+        return fabric, Emulation(fabric, topology, run_dir(fabric), log_level)
+    except ValueError as exc:
+        fail(Exit.BAD_INPUT, str(exc))
+
+
+def _log_to_file(path: Path) -> None:
+    """Log records (e.g. a restarted switch being retried) go to a file, not over the report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _missing_or_exit() -> None:
+    missing = missing_prerequisites()
+    if missing:
+        fail(Exit.MISSING_TOOL, "cannot emulate here:\n  - " + "\n  - ".join(missing))
+
+
+async def _program(emu: Emulation) -> PushReport:
+    async with EmulationController(emu) as ctl:
+        await ctl.wait_connected()
+        return await ctl.push()
+
+
+def _push_summary(report: PushReport) -> str:
+    return (
+        f"programmed {len(report.switches)} switches: {report.updates} updates in {report.seconds:.1f}s"
+        + ("" if report.ok else f", [red]{len(report.errors)} error(s)[/red]")
+    )
+
+
+@emulate_app.command("up")
+def up(topology: Topology, log_level: LogLevel = "warn") -> None:
+    """Start the fabric (namespaces, hosts, switches, cables), program it, leave it running."""
+    fabric, emu = _emulation(topology, log_level)
+    _log_to_file(emu.layout.run_dir / "hpnctl.log")
+    store = failure_file(fabric)
+    try:
+        if emu.is_up():
+            console.print(
+                f"{fabric.name} is already up ({emu.layout.run_dir}); `hpnctl emulate down` stops it"
+            )
+            return
+        if store.path.exists() and not emu.leftovers():
+            store.path.unlink()
+            console.print(
+                f"cleared the recorded failure view ({store.path}): a new fabric has every cable in"
+            )
+        seconds = emu.up()
+        console.print(
+            f"{fabric.name} is up in {seconds:.1f}s: {len(fabric.switches)} bmv2 switches, "
+            f"{len(fabric.hosts)} hosts in namespace {emu.layout.namespace}(-<host>)",
+            highlight=False,
+        )
+        report = asyncio.run(_program(emu))
+    except AlreadyUp as exc:
+        console.print(str(exc))
+        return
+    except MissingPrerequisites as exc:
+        fail(Exit.MISSING_TOOL, "cannot emulate here:\n  - " + "\n  - ".join(exc.missing))
+    except StaleEmulation as exc:
+        fail(Exit.FAILED, str(exc))
+    except EmulationError as exc:
+        fail(Exit.FAILED, str(exc))
+    except KeyboardInterrupt:
+        with interrupts_deferred():
+            emu.down()
+        console.print("interrupted: everything `up` had created is removed")
+        raise typer.Exit(INTERRUPTED) from None
+    console.print(_push_summary(report), highlight=False)
+    for line in report.errors:
+        console.print(f"[red]{line}[/red]", highlight=False)
+    console.print(
+        f"logs: {emu.layout.daemon_log}, {emu.layout.switch_dir}/<switch>.log; "
+        f"hosts: ip netns exec {emu.layout.host_namespace(fabric.hosts[0].name)} ...",
+        highlight=False,
+    )
+    if not report.ok:
+        fail(Exit.FAILED, "the fabric is up but not fully programmed (`hpnctl push` retries)")
+
+
+@emulate_app.command("down")
+def down(topology: Topology) -> None:
+    """Stop the fabric and remove everything `up` created (also after a crash)."""
+    _, emu = _emulation(topology)
+    try:
+        with interrupts_deferred():
+            removed = emu.down()
+    except EmulationError as exc:
+        fail(Exit.FAILED, str(exc))
+    except KeyboardInterrupt:  # arrived during the cleanup, which finished first
+        console.print("interrupted (after the cleanup had finished)")
+        raise typer.Exit(INTERRUPTED) from None
+    if not removed:
+        console.print("nothing to remove: no emulation of this fabric, no leftovers")
+    for line in removed:
+        console.print(f"removed {line}", highlight=False)
+
+
+@emulate_app.command("status")
+def status(topology: Topology) -> None:
+    """Is the fabric up? Its processes, failures, unplugged cables, leftovers (exit 1 when not up)."""
+    fabric, emu = _emulation(topology)
+    st = emu.status()
+    if st.up:
+        alive = sum(st.switches.values())
+        console.print(
+            f"{fabric.name}: up; {alive}/{len(fabric.switches)} switches running, "
+            f"{sum(st.hosts.values())}/{len(fabric.hosts)} hosts; run dir {emu.layout.run_dir}",
+            highlight=False,
+        )
+        table = Table("switch", "process", "gRPC address")
+        for name, ok in sorted(st.switches.items()):
+            table.add_row(name, "running" if ok else "[red]dead[/red]", emu.layout.grpc_address(name))
+        console.print(table)
+        failed = [*st.failures.get("links", []), *st.failures.get("switches", [])]
+        console.print(f"failure view: {', '.join(failed) or 'none'}", highlight=False)
+        console.print(f"unplugged cables: {', '.join(st.unplugged) or 'none'}", highlight=False)
+        return
+    if st.leftovers:
+        console.print(f"{fabric.name}: not up, but leftovers of a run exist: {st.leftovers.describe()}")
+        console.print(f"`hpnctl emulate down {topology}` removes them", highlight=False)
+        if st.error:
+            console.print(f"last error: {st.error}", highlight=False)
+    else:
+        console.print(f"{fabric.name}: not up")
+    raise typer.Exit(int(Exit.FAILED))
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _running(topology: Path, log_level: str, report: DemoReport | None) -> AsyncIterator[checks.Lab]:
+    """Up, programmed, yielded as a Lab; always taken down afterwards."""
+    from hpn.emulation import checks
+
+    fabric, emu = _emulation(topology, log_level)
+    if emu.is_up():
+        fail(
+            Exit.FAILED,
+            f"{fabric.name} is already up; the demo brings up its own (`hpnctl emulate down` first)",
+        )
+    if emu.leftovers():
+        console.print(f"{fabric.name}: removing leftovers of an earlier run ({emu.leftovers().describe()})")
+        emu.down()
+    console.print(f"[bold]{fabric.name}[/bold]: bringing the fabric up ...")
+    seconds = emu.up()
+    try:
+        async with EmulationController(emu) as ctl:
+            started = time.monotonic()
+            await ctl.wait_connected()
+            pushed = await ctl.push()
+            console.print(f"{fabric.name}: up in {seconds:.1f}s; {_push_summary(pushed)}", highlight=False)
+            if report is not None:
+                report.up_seconds, report.push_seconds = seconds, time.monotonic() - started
+                report.push_updates = pushed.updates
+            if not pushed.ok:
+                raise EmulationError("programming the fabric failed: " + "; ".join(pushed.errors[:3]))
+            yield checks.Lab(emu, ctl)
+    finally:
+        with interrupts_deferred():
+            emu.down()
+        console.print(f"{fabric.name}: taken down")
+
+
+R = TypeVar("R", bound="checks.CheckResult")
+
+
+async def _step(name: str, check: Awaitable[R]) -> R:
+    console.print(f"  {name} ...", end="")
+    result = await check
+    verdict = "[green]pass[/green]" if result.ok else "[red]FAIL[/red]"
+    console.print(f" {verdict}: {result.summary()}", highlight=False)
+    return result
+
+
+async def _demo(topology: Path, merged: Path | None, log_level: str, report: DemoReport) -> None:
+    from hpn.emulation import checks
+
+    async with _running(topology, log_level, report) as lab:
+        dual_planes = len(lab.fabric.planes) > 1 and not lab.fabric.planes_merged
+        report.connectivity = await _step("reachability", checks.connectivity(lab))
+        if dual_planes:
+            report.isolation = await _step("plane isolation", checks.plane_isolation(lab))
+        report.int_telemetry = await _step("INT", checks.int_telemetry(lab))
+        report.load_balancing = await _step("load balancing", checks.load_balancing(lab))
+        report.polarization.append(await _step("hash polarization", checks.polarization(lab)))
+        report.restart = await _step("switch restart", checks.restart(lab))
+        report.failover = await _step("failures with traffic", checks.failover(lab))
+    if merged is not None:
+        async with _running(merged, log_level, None) as lab:
+            report.polarization.append(await _step("hash polarization", checks.polarization(lab)))
+
+
+def demo(
+    topology: Topology,
+    merged: Annotated[
+        Path | None,
+        typer.Option(
+            help="planes-merged variant for the polarization comparison [default: <topology>-merged.yaml]"
+        ),
+    ] = None,
+    no_merged: Annotated[bool, typer.Option("--no-merged", help="skip the planes-merged comparison")] = False,
+    log_level: LogLevel = "warn",
+) -> None:
+    """Bring the fabric up, check it end to end, report (tables + PNG), take it down."""
+    from hpn.emulation.report import DemoReport, plot, render
+
+    _missing_or_exit()
+    fabric = load(topology)
+    if merged is None and not no_merged:
+        sibling = topology.with_name(f"{topology.stem}-merged{topology.suffix}")
+        merged = sibling if sibling.exists() else None
+    if no_merged:
+        merged = None
+    out_dir = run_dir(fabric).resolve()
+    _log_to_file(out_dir / "hpnctl.log")
+    report = DemoReport(fabric.name, out_dir)
+    if merged is None:
+        report.notes.append(
+            "no planes-merged topology given: polarization is measured on the dual-plane fabric only"
+        )
+    try:
+        asyncio.run(_demo(topology, merged, log_level, report))
+    except KeyboardInterrupt:
+        console.print("interrupted: the fabric was taken down")
+        raise typer.Exit(INTERRUPTED) from None
+    except (EmulationError, MissingPrerequisites) as exc:
+        code = Exit.MISSING_TOOL if isinstance(exc, MissingPrerequisites) else Exit.FAILED
+        fail(code, str(exc))
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    report.plot = plot(report, out_dir / "reports" / f"demo-{stamp}.png")
+    render(console, report)
+    if not report.ok:
+        raise typer.Exit(int(Exit.FAILED))
