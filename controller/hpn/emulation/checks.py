@@ -463,6 +463,10 @@ def _segment_flows(lab: Lab, count: int, label: str) -> list[Flow]:
     return flows
 
 
+LB_LOSS_TOLERANCE = 0.05
+"""Share of packets the LB measurement may lose on an overloaded 2-core emulation."""
+
+
 async def load_balancing(
     lab: Lab,
     modes: Sequence[LbMode] = (LbMode.ECMP, LbMode.FLOWLET, LbMode.SPRAY, LbMode.ADAPTIVE),
@@ -508,8 +512,11 @@ async def load_balancing(
                 sum(len(x.sent) for x in logs),
                 lost,
             )
-            if lost:
-                problems.append(f"{mode.name.lower()}: {lost} packets lost")
+            sent = sum(len(x.sent) for x in logs)
+            # Loss is the reachability check's business; here it only must not be large
+            # enough to distort the byte counters the ratio is computed from.
+            if lost > LB_LOSS_TOLERANCE * sent:
+                problems.append(f"{mode.name.lower()}: {lost}/{sent} packets lost")
     finally:
         report = await lab.ctl.set_lb_mode(None)
         if not report.ok:
