@@ -68,9 +68,10 @@ unit: setup
 ptf: setup
 	$(PY) ptf_tests/run_ptf.py
 
+# PTF first, so pytest's summary (with the per-suite RAN/SKIPPED lines) closes the run.
 test: setup lint
-	$(VENV)/bin/pytest
 	$(PY) ptf_tests/run_ptf.py
+	$(VENV)/bin/pytest
 
 demo: setup
 	$(VENV)/bin/hpnctl demo $(TOPO)
