@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 
 from hpn.emulation.netns import Netns
+from hpn.emulation.spawn import spawn_logged
 
 BMV2_BINARY = "simple_switch_grpc"
 
@@ -73,23 +74,7 @@ class Bmv2Switch:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.grpc_socket.exists():
             self.grpc_socket.unlink()
-        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            argv = self.argv()
-            exe = shutil.which(argv[0]) or argv[0]
-            self.pid = os.posix_spawn(
-                exe,
-                argv,
-                os.environ,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                    (os.POSIX_SPAWN_DUP2, log_fd, 2),
-                ],
-                setsid=True,
-            )
-        finally:
-            os.close(log_fd)
+        self.pid = spawn_logged(self.argv(), self.log_path)
         self.wait_ready(timeout)
 
     def alive(self) -> bool:

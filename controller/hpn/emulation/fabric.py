@@ -37,6 +37,7 @@ from hpn.emulation.bmv2 import bmv2_missing
 from hpn.emulation.control import ControlError, request
 from hpn.emulation.layout import Layout
 from hpn.emulation.netns import Netns, existing_namespaces, require_tools
+from hpn.emulation.spawn import spawn_logged
 from hpn.emulation.state import EmulationState, Proc
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH
 from hpn.runtime import SwitchTarget
@@ -316,23 +317,10 @@ class Emulation:
         argv += [a for sw in failed_switches for a in ("--failed-switch", sw)]
         argv = Netns(self.layout.namespace).exec_argv(argv)
         read_fd, write_fd = os.pipe()
-        log_fd = os.open(self.layout.daemon_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            self._child = os.posix_spawn(
-                shutil.which(argv[0]) or argv[0],
-                argv,
-                os.environ,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                    (os.POSIX_SPAWN_DUP2, log_fd, 2),
-                    (os.POSIX_SPAWN_DUP2, write_fd, 3),
-                ],
-                setsid=True,  # a Ctrl-C at the terminal reaches us, and we stop it properly
-            )
+            self._child = spawn_logged(argv, self.layout.daemon_log, pass_fds=[(write_fd, 3)])
         finally:
             os.close(write_fd)
-            os.close(log_fd)
         try:
             return self._read_ready(read_fd)
         finally:

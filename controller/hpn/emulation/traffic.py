@@ -32,6 +32,7 @@ from types import TracebackType
 from hpn.emulation.layout import Layout
 from hpn.emulation.netns import entered, raw_socket
 from hpn.telemetry import DSCP_INT, IntDecodeError, IntStack, decode_udp_payload, encode_probe_payload
+from hpn.telemetry.packets import internet_checksum
 
 MAGIC = b"HPNT"
 HEADER = struct.Struct("!4sIIQ")  # magic, flow id, sequence number, send time (ns, CLOCK_MONOTONIC)
@@ -93,19 +94,10 @@ def open_socket(netns: str, kind: int, proto: int = 0, device: str | None = None
     return sock
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = int(sum(struct.unpack(f"!{len(data) // 2}H", data)))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def _echo(ident: int, seq: int) -> bytes:
     body = struct.pack("!Q", time.monotonic_ns()) + b"hpn-ping"
     header = struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, 0, ident, seq)
-    return struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, _checksum(header + body), ident, seq) + body
+    return struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, internet_checksum(header + body), ident, seq) + body
 
 
 def ping(
