@@ -23,7 +23,7 @@ app.command()(fabric_cmds.plan)
 app.command()(fabric_cmds.push)
 app.command()(fabric_cmds.diff)
 app.command()(fabric_cmds.status)
-app.add_typer(fabric_cmds.link_app, name="link")
+app.command()(fabric_cmds.link)
 app.add_typer(emulate_cmds.emulate_app, name="emulate")
 app.command()(emulate_cmds.demo)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -245,11 +246,6 @@ def status(
         raise typer.Exit(int(Exit.UNREACHABLE))
 
 
-link_app = typer.Typer(
-    help="Take links or switches down or up and reprogram the fabric.", no_args_is_help=True
-)
-
-
 def _link_change(
     topology: Path,
     what: str,
@@ -296,8 +292,13 @@ def _emulation_follows(
         console.print(f"emulation: {'; '.join(changes) or 'nothing to change'}", highlight=False)
 
 
-@link_app.command("down")
-def link_down(
+class LinkState(str, Enum):
+    DOWN = "down"
+    UP = "up"
+
+
+def link(
+    state: Annotated[LinkState, typer.Argument(help="down: mark it failed; up: mark it working again")],
     topology: Topology,
     what: Annotated[str, typer.Argument(help="SWITCH:PORT, HOST/nicR/pP, or a switch name with --switch")],
     is_switch: Annotated[bool, typer.Option("--switch", help="WHAT is a whole switch")] = False,
@@ -306,19 +307,6 @@ def link_down(
     apply: Annotated[bool, typer.Option(help="push the new state to the fabric")] = True,
     connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
-    """Mark a link (or switch) down, recompute and push."""
-    _link_change(topology, what, True, is_switch, host, targets_file, apply, connect_timeout)
-
-
-@link_app.command("up")
-def link_up(
-    topology: Topology,
-    what: Annotated[str, typer.Argument(help="SWITCH:PORT, HOST/nicR/pP, or a switch name with --switch")],
-    is_switch: Annotated[bool, typer.Option("--switch", help="WHAT is a whole switch")] = False,
-    host: Host = None,
-    targets_file: TargetsFile = None,
-    apply: Annotated[bool, typer.Option(help="push the new state to the fabric")] = True,
-    connect_timeout: ConnectTimeout = 10.0,
-) -> None:
-    """Mark a link (or switch) up again, recompute and push."""
-    _link_change(topology, what, False, is_switch, host, targets_file, apply, connect_timeout)
+    """Take a link (or switch) down or up: record the failure view, recompute and push."""
+    down = state is LinkState.DOWN
+    _link_change(topology, what, down, is_switch, host, targets_file, apply, connect_timeout)
