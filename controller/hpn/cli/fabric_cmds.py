@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import finsy as fy
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,7 +20,15 @@ from hpn.routing.failures import FailureView
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
 from hpn.routing.reach import reachability
 from hpn.routing.state import SwitchState
-from hpn.runtime import Diff, FabricSession, ProgressEvent, PushReport, SessionOptions, SwitchStatus
+from hpn.runtime import (
+    Diff,
+    FabricSession,
+    ProgressEvent,
+    PushReport,
+    SessionOptions,
+    SwitchStatus,
+    SwitchTarget,
+)
 from hpn.topology.model import Fabric
 
 Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
@@ -104,6 +113,15 @@ def _schema_or_fail() -> None:
         fail(Exit.BAD_INPUT, str(exc))
 
 
+def _desired_and_targets(
+    fabric: Fabric, failures: FailureView, host: str | None, targets_file: Path | None, only: list[str]
+) -> tuple[dict[str, list[fy.P4TableEntry]], list[SwitchTarget]]:
+    """Entities of every up switch (or only those named) and where those switches are."""
+    states = desired_states(fabric, failures)
+    desired = {n: switch_entities(s) for n, s in states.items() if not only or n in only}
+    return desired, [t for t in targets(fabric, host, targets_file) if t.name in desired]
+
+
 async def _push(
     fabric: Fabric,
     failures: FailureView,
@@ -112,9 +130,7 @@ async def _push(
     only: list[str],
     options: SessionOptions,
 ) -> PushReport:
-    states = desired_states(fabric, failures)
-    desired = {n: switch_entities(s) for n, s in states.items() if not only or n in only}
-    selected = [t for t in targets(fabric, host, targets_file) if t.name in desired]
+    desired, selected = _desired_and_targets(fabric, failures, host, targets_file, only)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -188,9 +204,7 @@ def diff(
     fabric = load(topology)
     schema = load_schema()
     failures = failure_view(fabric, failed_link, failed_switch)
-    states = desired_states(fabric, failures)
-    desired = {n: switch_entities(s) for n, s in states.items() if not switch or n in switch}
-    selected = [t for t in targets(fabric, host, targets_file) if t.name in desired]
+    desired, selected = _desired_and_targets(fabric, failures, host, targets_file, switch)
 
     options = session_options(connect_timeout)
 
