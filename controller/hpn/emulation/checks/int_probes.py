@@ -1,0 +1,153 @@
+"""INT: probes crossing ToR -> agg -> ToR carry one consistent HPCC record per hop."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+from hpn.emulation.checks.base import Lab, Verdict, _uplinks, run_flows
+from hpn.emulation.traffic import Flow, Nic
+from hpn.telemetry import HOP_BYTES, IntStack, timestamp_delta, tx_bytes_delta
+from hpn.telemetry.codec import TX_BYTES_UNIT
+from hpn.telemetry.packets import decode_int_packet, validate_lengths_and_checksums
+from hpn.topology.model import Fabric, NicPort, Role, SwitchPort
+
+
+@dataclass
+class IntHopReport:
+    switch: str
+    port: int
+    link_gbps: int | None
+    expected_gbps: int
+    tx_advance_bytes: int  # from the records, first to last probe
+    counter_bytes: int  # port_tx over all probes, read over P4Runtime
+    timestamp_steps_us: list[int]
+
+
+@dataclass
+class IntResult(Verdict):
+    probes_sent: int
+    probes_decoded: int
+    hops: list[IntHopReport]
+    sender_steps_us: list[int]
+    problems: list[str]
+    seconds: float
+
+    def summary(self) -> str:
+        path = " -> ".join(f"{h.switch}:{h.port}" for h in self.hops) or "?"
+        return f"{self.probes_decoded}/{self.probes_sent} probes with {len(self.hops)} records each: {path}"
+
+
+async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.02) -> IntResult:
+    """INT probes crossing ToR -> agg -> ToR: 3 HPCC records each, in path order, consistent.
+
+    The path is found independently from the switches' port counters (the ports
+    whose egress byte count grew by the probes), and each record is checked
+    against it: the link rate of that port, its byte counter advancing by the
+    probes' bytes, its timestamps advancing as the sender's clock did, and the
+    probes leaving each hop one record (8 bytes) longer than the hop before.
+    Timestamps compare only within one switch: each bmv2 counts from its own start.
+    """
+    started = time.monotonic()
+    fabric = lab.fabric
+    src = next(n for n in lab.nics.values() if n.segment == min(h.segment for h in fabric.hosts))
+    dst = next(n for n in lab.nics.values() if n.rail == src.rail and n.segment != src.segment)
+    flow = Flow(src, dst, sport=22000, dport=5003, port=0, int_probe=True)
+    watch = {s.name: sorted(fabric.switch_ports(s.name)) for s in fabric.switches}
+    point = {"dst": (dst.netns, dst.ports[0])}
+    run = await run_flows(lab, [flow], rounds=probes, interval=interval, capture=point, watch=watch)
+    problems: list[str] = []
+    stacks: list[IntStack] = []
+    for frame in run.capture.frames:
+        if frame.outgoing:
+            continue
+        try:
+            stack, _ = decode_int_packet(frame.data)
+        except ValueError:
+            continue
+        problems += [f"received probe: {p}" for p in validate_lengths_and_checksums(frame.data)]
+        stacks.append(stack)
+    log = run.logs[0]
+    if len(log.stacks) != probes:
+        problems.append(f"{len(log.stacks)}/{probes} probes arrived with a decodable INT stack")
+    grown = {k: n for k, n in run.tx_bytes.items() if n > 0}
+    path = _int_path(fabric, lab.tor(src, 0), lab.tor(dst, 0), dst, grown)
+    if path is None:
+        problems.append(
+            f"port counters show no ToR -> agg -> ToR path for the probes (grown: {sorted(grown)})"
+        )
+        path = []
+    hop_reports: list[IntHopReport] = []
+    seqs = sorted(log.stacks)
+    sender_steps = [round((log.sent[b] - log.sent[a]) * 1e6) for a, b in itertools.pairwise(seqs)]
+    for i, (switch, port, expected) in enumerate(path):
+        hops = [log.stacks[s].hops[i] for s in seqs if len(log.stacks[s].hops) > i]
+        if not hops:
+            continue
+        steps = [timestamp_delta(a, b) for a, b in itertools.pairwise(hops)]
+        advance = tx_bytes_delta(hops[0], hops[-1])
+        rate = hops[0].link_rate_gbps
+        hop_reports.append(
+            IntHopReport(switch, port, rate, expected, advance, grown.get((switch, port), 0), steps)
+        )
+        if rate != expected:
+            problems.append(
+                f"record {i} ({switch}:{port}): link rate {rate} Gb/s, the link is {expected} Gb/s"
+            )
+        # Records hold the counter at each probe; first to last covers all probes but the first.
+        per_probe = grown.get((switch, port), 0) / max(1, len(hops))
+        if abs(advance - per_probe * (len(hops) - 1)) > 2 * TX_BYTES_UNIT:
+            problems.append(
+                f"record {i} ({switch}:{port}): tx_bytes advanced {advance} B over {len(hops) - 1} probes, "
+                f"the port counter says {per_probe:.0f} B a probe"
+            )
+        for step, sent in zip(steps, sender_steps, strict=False):
+            if abs(step - sent) > max(5000, sent // 2):
+                problems.append(
+                    f"record {i} ({switch}): timestamp advanced {step} us, the sender's clock {sent} us"
+                )
+                break
+    # Each hop appends one record, so the probe leaves each hop HOP_BYTES longer than the hop before.
+    sizes = [h.counter_bytes / max(1, len(seqs)) for h in hop_reports]
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        if abs(b - a - HOP_BYTES) > 0.5:
+            problems.append(
+                f"hop {i + 1} sent probes of {b:.0f} B after hop {i}'s {a:.0f} B, not {HOP_BYTES} B more"
+            )
+    for s in seqs:
+        n = len(log.stacks[s].hops)
+        if n != 3 or log.stacks[s].overflow:
+            problems.append(f"probe {s}: {n} records (overflow={log.stacks[s].overflow}), expected 3")
+            break
+    return IntResult(probes, len(log.stacks), hop_reports, sender_steps, problems, time.monotonic() - started)
+
+
+def _int_path(
+    fabric: Fabric, src_tor: str, dst_tor: str, dst: Nic, grown: dict[tuple[str, int], int]
+) -> list[tuple[str, int, int]] | None:
+    """(switch, egress port, link Gb/s) of the probes' 3 hops, from the counters that grew."""
+    up = [
+        (s, p)
+        for (s, p) in grown
+        if s == src_tor and fabric.switch(s).role is Role.TOR and p in _uplinks(fabric, s)
+    ]
+    if len(up) != 1:
+        return None
+    tor_port = up[0][1]
+    link = fabric.link_at(src_tor, tor_port)
+    assert link is not None
+    agg_end = link.other(SwitchPort(src_tor, tor_port))
+    assert isinstance(agg_end, SwitchPort)
+    down = [(s, p) for (s, p) in grown if s == agg_end.switch]
+    host_port = fabric.nic_switch_port(NicPort(dst.host, dst.rail, 0))
+    if len(down) != 1 or host_port is None or host_port.switch != dst_tor:
+        return None
+    agg_link = fabric.link_at(*down[0])
+    host_link = fabric.link_at(dst_tor, host_port.port)
+    assert agg_link is not None and host_link is not None
+    return [
+        (src_tor, tor_port, link.gbps),
+        (down[0][0], down[0][1], agg_link.gbps),
+        (dst_tor, host_port.port, host_link.gbps),
+    ]
