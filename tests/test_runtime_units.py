@@ -1,8 +1,7 @@
-"""hpn.runtime pieces that need no server: canonical form, diff, batching, errors, options."""
+"""hpn.runtime pieces that need no server: canonical form, diff, errors, options."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import finsy as fy
@@ -12,20 +11,26 @@ from finsy import pbutil
 from finsy.proto import p4r, rpc_code, rpc_status
 
 from hpn.runtime import Backoff, SessionOptions, SwitchTarget
-from hpn.runtime.batching import dedupe, write_batched
-from hpn.runtime.canonical import canonical_bytes, canonical_entry, entry_key, entry_value
+from hpn.runtime.canonical import canonical_bytes, canonical_entry
+from hpn.runtime.encoding import EntryEncoder, encode_message
 from hpn.runtime.errors import decode_write_error, describe_action, describe_entry, format_value
-from hpn.runtime.reconcile import encode_desired, plan_diff, read_plan
+from hpn.runtime.reconcile import plan_diff, read_plan
 
 DATA = Path(__file__).parent / "data"
 SCHEMA = fy.P4Schema(DATA / "runtime_fixture.p4info.txtpb", DATA / "runtime_fixture.json")
+ENCODER = EntryEncoder(SCHEMA)
+
+
+def encode(entity: fy.P4TableEntry) -> p4r.TableEntry:
+    return ENCODER.encode(entity).entry()
 
 
 def lpm(dst: str, port: int, plane: int = 0) -> p4r.TableEntry:
-    entity = fy.P4TableEntry(
-        "ipv4_lpm", match=fy.Match(plane=plane, dst_addr=dst), action=fy.Action("set_port", port=port)
+    return encode(
+        fy.P4TableEntry(
+            "ipv4_lpm", match=fy.Match(plane=plane, dst_addr=dst), action=fy.Action("set_port", port=port)
+        )
     )
-    return encode_desired(entity, SCHEMA)
 
 
 def padded(entry: p4r.TableEntry) -> p4r.TableEntry:
@@ -57,16 +62,15 @@ def test_canonical_bytes() -> None:
 def test_padded_readback_equals_desired_in_canonical_form() -> None:
     entry = lpm("10.1.0.0/24", 3)
     back = canonical_entry(padded(entry))
-    assert entry_key(back) == entry_key(entry)
-    assert entry_value(back) == entry_value(entry)
+    assert encode_message(back) == encode_message(canonical_entry(entry))
     assert not back.HasField("counter_data")
 
 
 def test_key_ignores_action_but_value_does_not() -> None:
-    a, b = lpm("10.1.0.0/24", 3), lpm("10.1.0.0/24", 4)
-    assert entry_key(a) == entry_key(b)
-    assert entry_value(a) != entry_value(b)
-    assert entry_key(a) != entry_key(lpm("10.1.0.0/24", 3, plane=1))
+    a, b = ENCODER.encode(lpm("10.1.0.0/24", 3)), ENCODER.encode(lpm("10.1.0.0/24", 4))
+    assert a.key == b.key
+    assert a.data != b.data
+    assert a.key != ENCODER.encode(lpm("10.1.0.0/24", 3, plane=1)).key
 
 
 # --- diff -----------------------------------------------------------------------------------
@@ -74,19 +78,18 @@ def test_key_ignores_action_but_value_does_not() -> None:
 
 def test_plan_diff_counts_and_order() -> None:
     desired = [lpm("10.0.1.0/24", 1), lpm("10.0.2.0/24", 9), lpm("10.0.4.0/24", 4)]
-    default = encode_desired(
+    default = encode(
         fy.P4TableEntry(
             "lb_params",
             is_default_action=True,
             action=fy.Action("set_lb_params", hash_seed=1, flowlet_gap_us=2),
-        ),
-        SCHEMA,
+        )
     )
     actual = [padded(lpm("10.0.1.0/24", 1)), padded(lpm("10.0.2.0/24", 2)), padded(lpm("10.0.3.0/24", 3))]
     actual.append(p4r.TableEntry(table_id=default.table_id, is_default_action=True))
-    diff = plan_diff([*desired, default], actual, SCHEMA)
+    diff = plan_diff([*desired, default], actual, ENCODER)
     assert diff.summary() == "+1 ~2 -1 =1"
-    assert [describe_entry(e, SCHEMA) for e in diff.deletes] == [
+    assert [describe_entry(e.entry(), SCHEMA) for e in diff.deletes] == [
         "ingress.routing.ipv4_lpm {plane=0, dst_addr=10.0.3.0/24}"
     ]
     assert diff.modifies[-1].is_default_action  # default entries are modified, never inserted
@@ -95,88 +98,40 @@ def test_plan_diff_counts_and_order() -> None:
 def test_default_entries_are_never_deleted_and_other_tables_are_ignored() -> None:
     desired = [lpm("10.0.1.0/24", 1)]
     stray_default = p4r.TableEntry(table_id=desired[0].table_id, is_default_action=True)
-    other_table = encode_desired(
-        fy.P4TableEntry("port_mac", match=fy.Match(port=1), action=fy.Action("set_mac", mac=1)), SCHEMA
+    other_table = encode(
+        fy.P4TableEntry("port_mac", match=fy.Match(port=1), action=fy.Action("set_mac", mac=1))
     )
-    diff = plan_diff(desired, [stray_default, other_table], SCHEMA)
+    diff = plan_diff(desired, [stray_default, other_table], ENCODER)
     assert diff.summary() == "+1 ~0 -0 =0"
 
 
 def test_read_plan_excludes_const_tables() -> None:
-    const = encode_desired(
-        fy.P4TableEntry("const_planes", match=fy.Match(port=1), action=fy.Action("NoAction")), SCHEMA
-    )
-    plan = read_plan([lpm("10.0.0.0/8", 1), const], SCHEMA)
+    const = encode(fy.P4TableEntry("const_planes", match=fy.Match(port=1), action=fy.Action("NoAction")))
+    plan = read_plan([lpm("10.0.0.0/8", 1), const], ENCODER)
     assert [SCHEMA.tables[t].name for t in plan.tables] == ["ingress.routing.ipv4_lpm"]
-    diff = plan_diff([const], [], SCHEMA)
+    diff = plan_diff([const], [], ENCODER)
     assert diff.skipped_const == 1 and diff.total == 0
 
 
 def test_unsupported_desired_entities_are_refused_by_type() -> None:
     with pytest.raises(TypeError, match="P4CounterEntry"):
-        encode_desired(fy.P4CounterEntry("port_rx", index=1), SCHEMA)  # type: ignore[arg-type]
+        ENCODER.encode(fy.P4CounterEntry("port_rx", index=1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="P4CounterEntry"):
+        read_plan([fy.P4CounterEntry("port_rx", index=1)], ENCODER)  # type: ignore[list-item]
 
 
-# --- batching -------------------------------------------------------------------------------
-
-
-def _inserts(n: int) -> list[p4r.Update]:
-    return [
-        p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=lpm(f"10.0.{i}.0/24", 1)))
-        for i in range(n)
-    ]
-
-
-def test_dedupe_keeps_the_last_update_of_a_key() -> None:
-    updates = _inserts(3)
-    dup = p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=padded(lpm("10.0.1.0/24", 5))))
-    keep, dropped = dedupe([*updates, dup])
-    assert keep == [0, 2, 3] and dropped == [1]
-
-
-def test_write_batched_chunks_and_never_sends_a_duplicate_in_one_batch() -> None:
-    sent: list[list[p4r.Update]] = []
-
-    async def write(batch: list[p4r.Update]) -> None:
-        sent.append(batch)
-
-    updates = _inserts(25) + _inserts(5)
-    result = asyncio.run(write_batched(write, updates, batch_size=10))
-    assert [len(b) for b in sent] == [10, 10, 5]
-    assert result.written == 25 and len(result.duplicates) == 5
-    for batch in sent:
-        keys = [entry_key(canonical_entry(u.entity.table_entry)) for u in batch]
-        assert len(keys) == len(set(keys))
-
-
-def test_write_batched_raises_on_switch_level_failures() -> None:
-    async def write(batch: list[p4r.Update]) -> None:
-        raise fy.P4ClientError(
-            grpc.aio.AioRpcError(
-                grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "gone"
-            ),
-            "WriteRequest",
-        )
-
-    with pytest.raises(fy.P4ClientError):
-        asyncio.run(write_batched(write, _inserts(3), batch_size=2))
-
-
-def test_write_batched_bisects_details_less_failures_down_to_the_bad_update() -> None:
-    bad = 5
-
-    async def write(batch: list[p4r.Update]) -> None:
-        if any(u.entity.table_entry.match[1].lpm.value == bytes([10, 0, bad, 0]) for u in batch):
-            raise fy.P4ClientError(
-                grpc.aio.AioRpcError(
-                    grpc.StatusCode.UNKNOWN, grpc.aio.Metadata(), grpc.aio.Metadata(), "lost"
-                ),
-                "WriteRequest",
-            )
-
-    result = asyncio.run(write_batched(write, _inserts(16), batch_size=16))
-    assert [r.index for r in result.rejected] == [bad]
-    assert result.written == 15
+def test_duplicate_keys_are_reported_and_the_last_one_wins() -> None:
+    first, again, other = lpm("10.0.1.0/24", 1), lpm("10.0.1.0/24", 1), lpm("10.0.1.0/24", 7)
+    diff = plan_diff([first, again, other], [], ENCODER)
+    # The first is inserted (it may already be on its way to the switch when the third is
+    # seen); the third, different, overwrites it with a modify.
+    assert diff.summary() == "+1 ~1 -0 =0"
+    assert describe_action(diff.modifies[0].entry(), SCHEMA) == "ingress.routing.set_port(port=7)"
+    notes = [d.split(" (")[1] for d in diff.duplicates]
+    assert notes == ["identical)", "different actions; the last one is kept)"]
+    # Already on the switch as the last one says: nothing to write.
+    diff = plan_diff([other, first], [padded(first)], ENCODER)
+    assert diff.summary() == "+0 ~0 -0 =1"
 
 
 # --- errors, targets, options ---------------------------------------------------------------
@@ -186,17 +141,19 @@ def test_describe_entry_and_action_read_like_p4() -> None:
     entry = lpm("10.1.0.0/24", 3)
     assert describe_entry(entry, SCHEMA) == "ingress.routing.ipv4_lpm {plane=0, dst_addr=10.1.0.0/24}"
     assert describe_action(entry, SCHEMA) == "ingress.routing.set_port(port=3)"
-    mac = encode_desired(
+    mac = encode(
         fy.P4TableEntry(
             "port_mac", match=fy.Match(port=2), action=fy.Action("set_mac", mac="02:00:00:00:00:0a")
-        ),
-        SCHEMA,
+        )
     )
     assert describe_action(mac, SCHEMA) == "ingress.routing.set_mac(mac=02:00:00:00:00:0a)"
 
 
 def test_decode_write_error_names_each_rejected_update() -> None:
-    updates = _inserts(3)
+    updates = [
+        p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=lpm(f"10.0.{i}.0/24", 1)))
+        for i in range(3)
+    ]
     status = rpc_status.Status(code=rpc_code.UNKNOWN, message="Write failure.")
     status.details.extend(
         pbutil.to_any(p4r.Error(canonical_code=code, message=msg))

@@ -15,7 +15,10 @@ _REWRITE = next(iter(names.PORT_MAC.actions))
 def route_entry(route: Route) -> fy.P4TableEntry:
     return fy.P4TableEntry(
         names.IPV4_LPM.name,
-        match=fy.P4TableMatch(plane=route.plane, dst_addr=str(route.prefix)),
+        # (address, prefix length) rather than "a.b.c.d/n": the runtime encodes it without parsing.
+        match=fy.P4TableMatch(
+            plane=route.plane, dst_addr=(int(route.prefix.network_address), route.prefix.prefixlen)
+        ),
         action=fy.P4TableAction(_SET_GROUP, group_id=route.group_id),
     )
 

@@ -1,37 +1,58 @@
-"""Write many updates as few WriteRequests, without losing a single per-entry error.
+"""Stream updates to one switch as WriteRequests, in order, without losing an error.
 
-- Chunks of at most `batch_size` updates: bmv2 returns one error detail per update in gRPC
-  trailing metadata, and a big failed batch overflows the metadata limit so every
-  per-entry error is lost (DESIGN.md, Known traps). finsy also raises the client's limit
-  to 64 KB; the chunk size keeps us far below it.
-- Duplicate keys inside one batch are undefined behaviour in P4Runtime: the last update
-  of a (type, key) wins and the earlier ones are dropped before writing.
-- Batches run with the default CONTINUE_ON_ERROR semantics: the good updates of a failed
-  batch are applied, and the error names each rejected one.
-- A failed chunk whose error has no per-update details is split in halves and retried
+`BatchWriter` takes updates one at a time (serialized entries, hpn.runtime.encoding) and
+sends them in WriteRequests while the caller is still producing the next ones:
+
+- exactly one request is in flight and requests go out in the order updates were added,
+  so what was added first is installed first (make-before-break relies on it); the next
+  request is assembled while the switch works on the current one;
+- requests are at most `batch_size` updates. While the switch is idle, what has been
+  added goes out at once (looked at every `CHECK_EVERY` updates), so the first request
+  is small and the switch starts working at once; while it is busy, the next request
+  fills up. bmv2 returns one error detail per update in gRPC trailing metadata (about
+  100 bytes each): gRPC's default 8 KB limit would drop every detail of a failed batch
+  of a hundred updates, so the runtime's channel accepts 4 MB (hpn.runtime.channel);
+- requests run with the default CONTINUE_ON_ERROR semantics: the good updates of a failed
+  batch are applied, and the error names each rejected one;
+- a failed request whose error has no per-update details is split in halves and retried
   until each rejected update is found. Some of its updates may already have been applied,
   so during that retry an INSERT answered ALREADY_EXISTS and a DELETE answered NOT_FOUND
-  count as done.
+  count as done;
+- a whole-RPC failure about the switch itself (unreachable, not primary, no pipeline)
+  stops the writer: the next `add` or `drain` raises it.
+
+The caller must not add two updates of the same type for one key (P4Runtime leaves that
+undefined inside a batch); the reconcile loop never does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import NamedTuple
 
 from finsy import GRPCStatusCode, P4ClientError
 from finsy.proto import p4r
 
-from hpn.runtime.canonical import canonical_entry, entry_key
+from hpn.runtime import wire
+from hpn.runtime.encoding import Encoded
 from hpn.runtime.errors import SWITCH_CODES
 
-WriteFn = Callable[[list[p4r.Update]], Awaitable[None]]
-"""Sends one WriteRequest with these updates; raises finsy's P4ClientError on failure."""
+WriteFn = Callable[[Sequence[bytes]], Awaitable[None]]
+"""Sends one WriteRequest made of these framed updates (`wire.framed_update`); raises
+finsy's P4ClientError, with per-update details, on failure."""
+
+CHECK_EVERY = 64
+"""Updates added between two looks at the switch: if it is idle, what was added so far
+goes out at once (so the first request is small and the switch starts at once); while it
+is busy, updates pile up into the next request, up to `batch_size`."""
 
 
 @dataclass(frozen=True)
 class Rejection:
-    """One update the switch refused: its index in the caller's list, code and message."""
+    """One update the switch refused: its index in the order of `add`, code and message."""
 
     index: int
     code: str
@@ -40,69 +61,135 @@ class Rejection:
 
 @dataclass
 class BatchResult:
-    """Outcome of `write_batched`."""
+    """What a `BatchWriter` wrote."""
 
     written: int = 0  # updates accepted by the switch
     rejected: list[Rejection] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)  # indices dropped as duplicates
     requests: int = 0  # WriteRequests sent
     largest_request: int = 0
 
 
-def update_key(update: p4r.Update, *, canonical: bool = False) -> tuple[int, str, bytes]:
-    """(type, entity kind, canonical key) of an update, for duplicate detection.
+class Update(NamedTuple):
+    """An update as added: its type and entry (kept to name it if rejected)."""
 
-    `canonical=True` promises the table entry is canonical already (skips a copy).
-    """
-    kind = update.entity.WhichOneof("entity") or ""
-    if kind == "table_entry":
-        entry = update.entity.table_entry
-        return (update.type, kind, entry_key(entry if canonical else canonical_entry(entry)))
-    return (update.type, kind, bytes(update.entity.SerializeToString(deterministic=True)))
+    kind: int  # p4r.Update.INSERT / MODIFY / DELETE
+    item: Encoded
+
+    def message(self) -> p4r.Update:
+        return p4r.Update(type=self.kind, entity=p4r.Entity(table_entry=self.item.entry()))  # type: ignore[arg-type]
 
 
-def dedupe(updates: Sequence[p4r.Update], *, canonical: bool = False) -> tuple[list[int], list[int]]:
-    """(indices to write, indices dropped): for each (type, key) only the last survives."""
-    last: dict[tuple[int, str, bytes], int] = {}
-    for i, update in enumerate(updates):
-        last[update_key(update, canonical=canonical)] = i
-    keep = sorted(last.values())
-    kept = set(keep)
-    return keep, [i for i in range(len(updates)) if i not in kept]
-
-
-def _is_idempotent_retry(update: p4r.Update, code: GRPCStatusCode) -> bool:
-    return (update.type == p4r.Update.INSERT and code == GRPCStatusCode.ALREADY_EXISTS) or (
-        update.type == p4r.Update.DELETE and code == GRPCStatusCode.NOT_FOUND
+def _is_idempotent_retry(update: Update, code: GRPCStatusCode) -> bool:
+    return (update.kind == p4r.Update.INSERT and code == GRPCStatusCode.ALREADY_EXISTS) or (
+        update.kind == p4r.Update.DELETE and code == GRPCStatusCode.NOT_FOUND
     )
 
 
-async def write_batched(
-    write: WriteFn,
-    updates: Sequence[p4r.Update],
-    *,
-    batch_size: int,
-    on_progress: Callable[[int], None] | None = None,
-    canonical: bool = False,
-) -> BatchResult:
-    """Write `updates` in chunks of at most `batch_size`; collect every rejection.
+class BatchWriter:
+    """Ordered, pipelined, batched writes to one switch; use as `async with`.
 
-    Raises P4ClientError only for whole-RPC failures about the switch itself (unreachable,
-    not primary, no pipeline): then nothing more can be written to it.
-    `on_progress(n)` is called after each chunk with the number of updates it carried.
-    `canonical=True` promises the table entries are in canonical form already.
+    Call `add` for each update and, when it returns True, `await flush()`; then `await
+    drain()` once. `on_progress(n)` is called as each request is answered, with the
+    number of updates it carried.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    keep, dropped = dedupe(updates, canonical=canonical)
-    result = BatchResult(duplicates=dropped)
 
-    async def send(indices: list[int], retry: bool) -> None:
-        batch = [updates[i] for i in indices]
+    def __init__(
+        self,
+        write: WriteFn,
+        *,
+        batch_size: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self._write = write
+        self._batch_size = batch_size
+        self._check_every = min(CHECK_EVERY, batch_size)
+        self._on_progress = on_progress
+        self.updates: list[Update] = []
+        self.result = BatchResult()
+        self._pending: list[bytes] = []  # framed updates of the request being assembled
+        self._pending_start = 0  # index of its first update
+        self._queue: asyncio.Queue[tuple[int, list[bytes]]] = asyncio.Queue(maxsize=1)
+        self._busy = 0  # requests handed to the sender and not answered yet
+        self._sender: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+
+    async def __aenter__(self) -> BatchWriter:
+        self._sender = asyncio.create_task(self._send_loop(), name="hpn-runtime:writer")
+        return self
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    def add(self, kind: int, item: Encoded) -> bool:
+        """Queue one update. True when it is time to `await flush()`."""
+        self.updates.append(Update(kind, item))
+        data = item.data
+        pending = self._pending
+        pending.append(wire.update_head(kind, len(data)) + data)
+        return len(pending) >= self._batch_size or len(pending) % self._check_every == 0
+
+    async def flush(self) -> None:
+        """Hand over a full request (waiting while another one is queued), or let answers
+        in and hand over what there is if the switch has nothing to do."""
+        self._raise_failure()
+        if len(self._pending) >= self._batch_size:
+            await self._hand_over()
+            return
+        await asyncio.sleep(0)  # gRPC completes calls on the event loop: let it run
+        if self._busy == 0 and self._pending:
+            await self._hand_over()
+
+    async def drain(self) -> None:
+        """Send what is pending and wait until every request has been answered."""
+        self._raise_failure()
+        if self._pending:
+            await self._hand_over()
+        await self._queue.join()
+        self._raise_failure()
+        self.result.rejected.sort(key=lambda r: r.index)
+
+    async def _hand_over(self) -> None:
+        if self._sender is None:
+            raise RuntimeError("BatchWriter used outside `async with`")
+        chunk, start = self._pending, self._pending_start
+        self._pending, self._pending_start = [], len(self.updates)
+        self._busy += 1
+        await self._queue.put((start, chunk))
+        await asyncio.sleep(0)  # the sender starts the request now if it is free
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    async def _send_loop(self) -> None:
+        while True:
+            start, chunk = await self._queue.get()
+            try:
+                if self._failure is None:
+                    await self._send(list(range(start, start + len(chunk))), chunk, retry=False)
+                    if self._on_progress is not None:
+                        self._on_progress(len(chunk))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as ex:  # kept and raised to the producer by add/drain
+                self._failure = ex
+            finally:
+                self._busy -= 1
+                self._queue.task_done()
+
+    async def _send(self, indices: list[int], chunk: list[bytes], *, retry: bool) -> None:
+        result = self.result
         result.requests += 1
-        result.largest_request = max(result.largest_request, len(batch))
+        result.largest_request = max(result.largest_request, len(chunk))
         try:
-            await write(batch)
+            await self._write(chunk)
         except P4ClientError as ex:
             if ex.details:
                 failed = set()
@@ -110,32 +197,24 @@ async def write_batched(
                     if not 0 <= pos < len(indices):
                         continue
                     failed.add(pos)
-                    if retry and _is_idempotent_retry(batch[pos], detail.canonical_code):
+                    update = self.updates[indices[pos]]
+                    if retry and _is_idempotent_retry(update, detail.canonical_code):
                         result.written += 1
                         continue
-                    result.rejected.append(
-                        Rejection(indices[pos], detail.canonical_code.name, detail.message)
-                    )
-                result.written += len(batch) - len(failed)
+                    code = detail.canonical_code.name
+                    result.rejected.append(Rejection(indices[pos], code, detail.message))
+                result.written += len(chunk) - len(failed)
                 return
             if ex.code in SWITCH_CODES:
                 raise
             if len(indices) == 1:
-                if retry and _is_idempotent_retry(batch[0], ex.code):
+                if retry and _is_idempotent_retry(self.updates[indices[0]], ex.code):
                     result.written += 1
                 else:
                     result.rejected.append(Rejection(indices[0], ex.code.name, ex.message))
                 return
             half = len(indices) // 2
-            await send(indices[:half], True)
-            await send(indices[half:], True)
+            await self._send(indices[:half], chunk[:half], retry=True)
+            await self._send(indices[half:], chunk[half:], retry=True)
             return
-        result.written += len(batch)
-
-    for start in range(0, len(keep), batch_size):
-        chunk = keep[start : start + batch_size]
-        await send(chunk, False)
-        if on_progress is not None:
-            on_progress(len(chunk))
-    result.rejected.sort(key=lambda r: r.index)
-    return result
+        result.written += len(chunk)

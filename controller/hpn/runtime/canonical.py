@@ -96,23 +96,3 @@ def canonical_entry(entry: p4r.TableEntry) -> p4r.TableEntry:
     out = p4r.TableEntry()
     out.CopyFrom(entry)
     return canonicalize(out)
-
-
-def entry_key(entry: p4r.TableEntry) -> bytes:
-    """Identity of a canonical entry: table, match, priority and the default-entry flag.
-
-    Two entries with the same key are the same switch entry (P4Runtime spec 9.1); the
-    action and the rest are its value.
-    """
-    key = p4r.TableEntry(
-        table_id=entry.table_id,
-        match=entry.match,
-        priority=entry.priority,
-        is_default_action=entry.is_default_action,
-    )
-    return bytes(key.SerializeToString(deterministic=True))
-
-
-def entry_value(entry: p4r.TableEntry) -> bytes:
-    """Everything of a canonical entry that a write sets, as comparable bytes."""
-    return bytes(entry.SerializeToString(deterministic=True))

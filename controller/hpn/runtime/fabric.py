@@ -26,11 +26,13 @@ import finsy as fy
 from finsy import P4ClientError
 from finsy.proto import p4r
 
+from hpn.runtime.encoding import DesiredEntity
 from hpn.runtime.errors import CONNECTION_CODES, RuntimeFailure, SwitchUnreachable
 from hpn.runtime.options import SessionOptions
-from hpn.runtime.reconcile import DesiredEntity, Diff, apply_diff, encode_desired, plan_diff, read_plan
+from hpn.runtime.reconcile import Diff, plan_diff, read_plan
 from hpn.runtime.report import CounterValue, ProgressEvent, PushReport, SwitchReport, SwitchStatus
 from hpn.runtime.session import SwitchSession, describe_failure
+from hpn.runtime.sync import encode_while, sync_entries
 from hpn.runtime.targets import SwitchTarget
 
 LOG = logging.getLogger(__name__)
@@ -125,12 +127,10 @@ class FabricSession:
 
     async def _diff_one(self, link: SwitchSession, entities: list[DesiredEntity]) -> Diff:
         try:
-            wanted = [encode_desired(e, link.schema) for e in entities]
             await link.wait_attempted()
             owned = self._owned(link)
-            plan = read_plan(wanted, link.schema, owned)
-            actual = await link.read_entries(plan)
-            return plan_diff(wanted, actual, link.schema, owned=owned)
+            actual = await link.read_entries(read_plan(entities, link.encoder, owned))
+            return plan_diff(entities, actual, link.encoder, owned=owned)
         except (RuntimeFailure, P4ClientError, ValueError, TypeError) as ex:
             return Diff(error=self._describe(link, ex))
 
@@ -160,11 +160,11 @@ class FabricSession:
 
         try:
             emit("connect")
+            entities = await encode_while(entities, link.encoder, lambda: not link.attempted)
             await link.wait_attempted()
             # Marked before anything can fail, so keep_in_sync retries a switch once per
             # connection rather than spinning on a sync that keeps failing the same way.
             link.attempted_generation = link.generation
-            wanted = [encode_desired(e, link.schema) for e in entities]
             link.require_up()
             report.reachable = True
             link.require_primary()
@@ -172,9 +172,21 @@ class FabricSession:
                 generation = link.generation
                 report.pipeline_pushed = link.take_pipeline_push()
                 emit("read")
-                owned = self._owned(link)
-                plan = read_plan(wanted, link.schema, owned)
-                diff = plan_diff(wanted, await link.read_entries(plan), link.schema, owned=owned)
+
+                def on_progress(done: int, known: int) -> None:
+                    emit("write", done, known)
+
+                result = await sync_entries(
+                    entities,
+                    link.encoder,
+                    link.read_entries,
+                    link.write,
+                    switch=link.name,
+                    batch_size=self.options.batch_size,
+                    owned=self._owned(link),
+                    on_progress=on_progress,
+                )
+                diff, applied = result.diff, result.applied
                 report.unchanged = diff.unchanged
                 report.warnings += [
                     f"{link.name}: duplicate key in desired state: {d}" for d in diff.duplicates
@@ -183,22 +195,6 @@ class FabricSession:
                     report.warnings.append(
                         f"{link.name}: skipped {diff.skipped_const} entries of const tables"
                     )
-                done = 0
-
-                def on_progress(count: int) -> None:
-                    nonlocal done
-                    done += count
-                    emit("write", done, diff.total)
-
-                emit("write", 0, diff.total)
-                applied = await apply_diff(
-                    diff,
-                    link.write,
-                    switch=link.name,
-                    schema=link.schema,
-                    batch_size=self.options.batch_size,
-                    on_progress=on_progress,
-                )
                 report.inserted, report.modified, report.deleted = (
                     applied.inserted,
                     applied.modified,
@@ -206,8 +202,15 @@ class FabricSession:
                 )
                 report.requests, report.largest_request = applied.requests, applied.largest_request
                 report.rejected = applied.errors
+                report.errors += result.invalid
                 report.errors += [str(e) for e in applied.errors]
-                link.synced_generation = generation
+                if result.deletes_held_back:
+                    report.errors.append(
+                        f"{link.name}: {result.deletes_held_back} deletes held back: the desired state "
+                        f"has {len(result.invalid)} entries that could not be encoded"
+                    )
+                if not result.invalid:
+                    link.synced_generation = generation
         except Exception as ex:  # one switch's failure is its report's, never the fabric's
             report.reachable = report.reachable and link.is_up
             report.errors.append(self._describe(link, ex))

@@ -1,44 +1,43 @@
-"""Desired vs actual: read back, diff in canonical form, write only the difference.
+"""Desired vs actual: which tables to read back, and the difference to write.
 
 The desired state of a switch is a list of table entries (finsy entities built by
 hpn.pipeline). The tables it mentions are owned: every entry in them that is not desired
 is deleted, every desired entry that is missing is inserted, and every entry whose action
 differs is modified. Default entries (`is_default_action=True`) are only ever MODIFY'd.
-Entries of const tables are skipped on both sides. Applying is make-before-break:
-inserts first (a new next-hop group exists before a route points at it), then modifies,
-then deletes (an old group goes only once no route uses it), so a failover push drops
-no packet for want of an entry. Keys of the three lists are disjoint by construction.
-An unchanged fabric costs reads only, no writes.
+Entries of const tables are skipped on both sides. Entries are compared as canonical
+serialized bytes (hpn.runtime.encoding), so padding or field order in what a switch
+answers never counts as a difference. An unchanged fabric costs reads only, no writes.
+
+`Reconciler` takes desired entries one at a time, so a push can write the inserts while
+it is still encoding the rest (hpn.runtime.sync). Writing is make-before-break: inserts
+first (a new next-hop group exists before a route points at it), then modifies, then
+deletes (an old group goes only once no route uses it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import finsy as fy
 from finsy import P4Schema
 from finsy.proto import p4r
 
-from hpn.runtime.batching import WriteFn, write_batched
-from hpn.runtime.canonical import canonical_entry, canonicalize, entry_key, entry_value
+from hpn.runtime.batching import BatchWriter, WriteFn
+from hpn.runtime.canonical import canonical_entry
+from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, encode_message
 from hpn.runtime.errors import EntryError, describe_action, describe_entry, entry_error
-
-DesiredEntity = fy.P4TableEntry | p4r.TableEntry
-"""What hpn.pipeline produces: finsy table entries (raw protobuf entries also accepted)."""
 
 
 @dataclass
 class Diff:
     """What a switch needs so that its owned tables equal the desired state.
 
-    Entries are canonical `p4.v1.TableEntry` messages. `error` is set (and the lists are
-    empty) when the switch could not be read.
+    `error` is set (and the lists are empty) when the switch could not be read.
     """
 
-    inserts: list[p4r.TableEntry] = field(default_factory=list)
-    modifies: list[p4r.TableEntry] = field(default_factory=list)
-    deletes: list[p4r.TableEntry] = field(default_factory=list)
+    inserts: list[Encoded] = field(default_factory=list)
+    modifies: list[Encoded] = field(default_factory=list)
+    deletes: list[Encoded] = field(default_factory=list)
     unchanged: int = 0
     skipped_const: int = 0
     duplicates: list[str] = field(default_factory=list)
@@ -61,8 +60,9 @@ class Diff:
     def lines(self, schema: P4Schema) -> list[str]:
         """One readable line per update: `+ table {match} -> action(...)`, `~ ...`, `- ...`."""
         out: list[str] = []
-        for sign, entries in (("-", self.deletes), ("~", self.modifies), ("+", self.inserts)):
-            for entry in entries:
+        for sign, items in (("-", self.deletes), ("~", self.modifies), ("+", self.inserts)):
+            for item in items:
+                entry = item.entry()
                 action = describe_action(entry, schema) if sign != "-" else ""
                 line = f"{sign} {describe_entry(entry, schema)}"
                 out.append(f"{line} -> {action}" if action else line)
@@ -71,7 +71,7 @@ class Diff:
 
 @dataclass
 class ApplyResult:
-    """What `apply_diff` wrote: counts of accepted updates and every rejected entry."""
+    """What was written: counts of accepted updates and every rejected entry."""
 
     inserted: int = 0
     modified: int = 0
@@ -83,21 +83,6 @@ class ApplyResult:
     @property
     def updates(self) -> int:
         return self.inserted + self.modified + self.deleted
-
-
-def encode_desired(entity: DesiredEntity, schema: P4Schema) -> p4r.TableEntry:
-    """Encode one desired entity to a canonical protobuf table entry."""
-    if isinstance(entity, p4r.TableEntry):
-        return canonical_entry(entity)
-    if isinstance(entity, fy.P4TableEntry):
-        if not entity.table_id:
-            raise ValueError(f"desired table entry without a table: {entity!r}")
-        return canonicalize(entity.encode_entry(schema))
-    raise TypeError(f"desired state holds {type(entity).__name__}; the runtime reconciles table entries only")
-
-
-def _is_const(entry: p4r.TableEntry, const_tables: Collection[int]) -> bool:
-    return entry.table_id in const_tables or entry.is_const
 
 
 def const_table_ids(schema: P4Schema) -> frozenset[int]:
@@ -118,70 +103,131 @@ class ReadPlan:
         return [p4r.Entity(table_entry=r) for r in reads]
 
 
-def read_plan(desired: Iterable[p4r.TableEntry], schema: P4Schema, owned: Collection[int] = ()) -> ReadPlan:
-    """Tables mentioned by `desired` (plus `owned` ones), const tables excluded."""
-    consts = const_table_ids(schema)
+def read_plan(
+    desired: Iterable[DesiredEntity], encoder: EntryEncoder, owned: Collection[int] = ()
+) -> ReadPlan:
+    """Tables mentioned by `desired` (plus `owned` ones), const tables excluded.
+
+    Raises ValueError/TypeError for an entity of an unknown table or type, before
+    anything is read or written.
+    """
+    consts = const_table_ids(encoder.schema)
+    try:
+        # All three kinds of desired entity have `table_id` (a name or an id) and
+        # `is_default_action`: collect the distinct ones, then resolve only those.
+        mentioned = {(e.table_id, bool(e.is_default_action)) for e in desired}
+    except AttributeError:
+        mentioned = {(encoder.table_id(e), bool(e.is_default_action)) for e in desired}  # raises TypeError
     tables = set(owned)
     defaults: set[int] = set()
-    for entry in desired:
-        tables.add(entry.table_id)
-        if entry.is_default_action:
-            defaults.add(entry.table_id)
+    for table, default in mentioned:
+        table_id = table if isinstance(table, int) and table else encoder.table_id_of(table)
+        tables.add(table_id)
+        if default:
+            defaults.add(table_id)
     return ReadPlan(frozenset(tables - consts), frozenset(defaults - consts))
 
 
+class Reconciler:
+    """Compares desired entries, one at a time, with what a switch holds.
+
+    `add` says whether the entry is a new insert, to be written at once. Modifies and
+    deletes are known only once every desired entry was seen: `diff()`. A key given twice
+    is reported in `duplicates`; the last one is what the switch ends up with (an insert
+    already written is then overwritten by a modify).
+    """
+
+    def __init__(self, actual: Iterable[Encoded], plan: ReadPlan, schema: P4Schema) -> None:
+        self._schema = schema
+        self._consts = const_table_ids(schema)
+        self.found: dict[bytes, Encoded] = {
+            e.key: e for e in actual if e.table_id in plan.tables and e.table_id not in self._consts
+        }
+        self._wanted: dict[bytes, Encoded] = {}
+        self._inserted: set[bytes] = set()
+        self._inserts: list[Encoded] = []
+        self._modifies: dict[bytes, Encoded] = {}
+        self._skipped_const = 0
+        self._duplicates: list[str] = []
+
+    def add(self, item: Encoded) -> bool:
+        """Take one desired entry; True when it is a new insert."""
+        if item.table_id in self._consts:
+            self._skipped_const += 1
+            return False
+        key = item.key
+        previous = self._wanted.get(key)
+        self._wanted[key] = item
+        if previous is not None:
+            same = previous.data == item.data
+            note = "identical" if same else "different actions; the last one is kept"
+            self._duplicates.append(f"{describe_entry(item.entry(), self._schema)} ({note})")
+            if same:
+                return False
+        if key in self._inserted:
+            self._modifies[key] = item  # overwrite the insert already made
+            return False
+        have = self.found.get(key)
+        if have is None:
+            if item.is_default:
+                self._modifies[key] = item
+                return False
+            self._inserted.add(key)
+            self._inserts.append(item)
+            return True
+        if have.data == item.data:
+            self._modifies.pop(key, None)
+        else:
+            self._modifies[key] = item
+        return False
+
+    def diff(self) -> Diff:
+        """Everything decided so far; deletes are what no desired entry claimed."""
+        wanted, found, modifies = self._wanted, self.found, self._modifies
+        return Diff(
+            inserts=list(self._inserts),
+            modifies=list(modifies.values()),
+            deletes=[e for k, e in found.items() if k not in wanted and not e.is_default],
+            unchanged=sum(1 for k in wanted if k in found and k not in modifies),
+            skipped_const=self._skipped_const,
+            duplicates=list(self._duplicates),
+        )
+
+
 def plan_diff(
-    desired: Sequence[p4r.TableEntry],
-    actual: Iterable[p4r.TableEntry],
-    schema: P4Schema,
+    desired: Sequence[DesiredEntity],
+    actual: Iterable[Encoded | p4r.TableEntry],
+    encoder: EntryEncoder,
     *,
     owned: Collection[int] = (),
 ) -> Diff:
-    """Diff canonical `desired` entries against read-back `actual` ones.
-
-    Owned tables are those of the desired entries plus `owned`. Duplicate desired keys
-    keep the last entry and are listed in `Diff.duplicates`.
-    """
-    consts = const_table_ids(schema)
-    diff = Diff()
-    wanted: dict[bytes, p4r.TableEntry] = {}
-    for entry in desired:
-        if _is_const(entry, consts):
-            diff.skipped_const += 1
-            continue
-        key = entry_key(entry)
-        previous = wanted.get(key)
-        if previous is not None:
-            same = entry_value(previous) == entry_value(entry)
-            note = "identical" if same else "different actions; the last one is kept"
-            diff.duplicates.append(f"{describe_entry(entry, schema)} ({note})")
-            del wanted[key]  # re-insert so the last occurrence decides the order too
-        wanted[key] = entry
-
-    plan = read_plan(wanted.values(), schema, owned)
-    found: dict[bytes, p4r.TableEntry] = {}
-    for raw in actual:
-        if _is_const(raw, consts) or raw.table_id not in plan.tables:
-            continue
-        entry = canonical_entry(raw)
-        found[entry_key(entry)] = entry
-
-    for key, entry in wanted.items():
-        have = found.get(key)
-        if have is None:
-            (diff.modifies if entry.is_default_action else diff.inserts).append(entry)
-        elif entry_value(have) != entry_value(entry):
-            diff.modifies.append(entry)
-        else:
-            diff.unchanged += 1
-    for key, entry in found.items():
-        if key not in wanted and not entry.is_default_action:
-            diff.deletes.append(entry)
-    return diff
+    """The whole difference at once (for `hpnctl diff` and tests); `actual` is what was
+    read back, encoded or as protobuf messages."""
+    found = [e if isinstance(e, Encoded) else encode_message(canonical_entry(e)) for e in actual]
+    reconciler = Reconciler(found, read_plan(desired, encoder, owned), encoder.schema)
+    for entity in desired:
+        reconciler.add(encoder.encode(entity))
+    return reconciler.diff()
 
 
-def _updates(kind: p4r.Update.Type.ValueType, entries: Sequence[p4r.TableEntry]) -> list[p4r.Update]:
-    return [p4r.Update(type=kind, entity=p4r.Entity(table_entry=e)) for e in entries]
+def applied(writer: BatchWriter, switch: str, schema: P4Schema) -> ApplyResult:
+    """Counts per update type and the named rejections of everything `writer` sent."""
+    rejected = {r.index for r in writer.result.rejected}
+    counts: dict[int, int] = {p4r.Update.INSERT: 0, p4r.Update.MODIFY: 0, p4r.Update.DELETE: 0}
+    for index, update in enumerate(writer.updates):
+        if index not in rejected:
+            counts[update.kind] += 1
+    return ApplyResult(
+        inserted=counts[p4r.Update.INSERT],
+        modified=counts[p4r.Update.MODIFY],
+        deleted=counts[p4r.Update.DELETE],
+        errors=[
+            entry_error(switch, writer.updates[r.index].message(), r.code, r.message, schema)
+            for r in writer.result.rejected
+        ],
+        requests=writer.result.requests,
+        largest_request=writer.result.largest_request,
+    )
 
 
 async def apply_diff(
@@ -191,31 +237,16 @@ async def apply_diff(
     switch: str,
     schema: P4Schema,
     batch_size: int,
-    on_progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Write `diff` (inserts, then modifies, then deletes) in batches; name every rejection."""
-    result = ApplyResult()
-    phases = (
-        (p4r.Update.INSERT, diff.inserts),
-        (p4r.Update.MODIFY, diff.modifies),
-        (p4r.Update.DELETE, diff.deletes),
-    )
-    for kind, entries in phases:
-        if not entries:
-            continue
-        updates = _updates(kind, entries)
-        batch = await write_batched(
-            write, updates, batch_size=batch_size, on_progress=on_progress, canonical=True
-        )
-        if kind == p4r.Update.DELETE:
-            result.deleted += batch.written
-        elif kind == p4r.Update.MODIFY:
-            result.modified += batch.written
-        else:
-            result.inserted += batch.written
-        result.requests += batch.requests
-        result.largest_request = max(result.largest_request, batch.largest_request)
-        result.errors += [
-            entry_error(switch, updates[r.index], r.code, r.message, schema) for r in batch.rejected
-        ]
-    return result
+    async with BatchWriter(write, batch_size=batch_size) as writer:
+        for kind, items in (
+            (p4r.Update.INSERT, diff.inserts),
+            (p4r.Update.MODIFY, diff.modifies),
+            (p4r.Update.DELETE, diff.deletes),
+        ):
+            for item in items:
+                if writer.add(kind, item):
+                    await writer.flush()
+            await writer.drain()
+    return applied(writer, switch, schema)

@@ -24,6 +24,8 @@ from finsy import P4ClientError, P4Schema, SwitchEvent
 from finsy.p4entity import P4Entity
 from finsy.proto import p4r
 
+from hpn.runtime.channel import RpcChannel
+from hpn.runtime.encoding import Encoded, EntryEncoder, decode_read_back
 from hpn.runtime.errors import SwitchRejected, SwitchUnreachable
 from hpn.runtime.options import SessionOptions
 from hpn.runtime.reconcile import ReadPlan
@@ -116,7 +118,8 @@ class SwitchSession:
         self._down = asyncio.Event()
         self._attempted = asyncio.Event()
         self._entered = False
-        self._reader: fy.P4Client | None = None
+        self._rpc: RpcChannel | None = None
+        self._encoder: EntryEncoder | None = None
         self._task: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
         """Held while the switch is read or written as a whole (push, re-sync)."""
@@ -146,6 +149,13 @@ class SwitchSession:
     @property
     def schema(self) -> P4Schema:
         return self._switch.p4info
+
+    @property
+    def encoder(self) -> EntryEncoder:
+        """Encodes desired entities for this switch's P4Info (lookups cached)."""
+        if self._encoder is None or self._encoder.schema is not self.schema:
+            self._encoder = EntryEncoder(self.schema)
+        return self._encoder
 
     @property
     def is_up(self) -> bool:
@@ -189,6 +199,11 @@ class SwitchSession:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    @property
+    def attempted(self) -> bool:
+        """The first connection attempt has succeeded or failed."""
+        return self._attempted.is_set()
 
     async def wait_attempted(self) -> None:
         """Wait until the first connection attempt succeeded or failed."""
@@ -253,9 +268,8 @@ class SwitchSession:
 
     async def _open(self) -> None:
         """One connection attempt, bounded by `connect_timeout`."""
-        reader = fy.P4Client(self.address, wait_for_ready=False)
-        await reader.open()  # ready before finsy announces the switch ready
-        self._reader = reader
+        rpc = RpcChannel(self.address, self.target.device_id)
+        self._rpc = rpc  # ready before finsy announces the switch ready
         capture = _TaskFailureLog(self.name)
         finsy_log = logging.getLogger(_FINSY_LOGGER)
         finsy_log.addHandler(capture)
@@ -275,17 +289,17 @@ class SwitchSession:
             if not enter.done():
                 enter.cancel()
                 await asyncio.gather(enter, return_exceptions=True)
-            self._reader = None
-            await reader.close()
+            self._rpc = None
+            await rpc.close()
             raise
         finally:
             finsy_log.removeHandler(capture)
 
     async def _close(self) -> None:
         self._up.clear()
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await reader.close()
+        rpc, self._rpc = self._rpc, None
+        if rpc is not None:
+            await rpc.close()
         if self._entered:
             self._entered = False
             try:
@@ -295,10 +309,9 @@ class SwitchSession:
 
     # --- P4Runtime operations -----------------------------------------------------------
 
-    async def write(self, updates: list[p4r.Update]) -> None:
-        """One WriteRequest (raises finsy's P4ClientError with per-update details)."""
-        self.require_up()
-        await self._switch.write(updates)
+    async def write(self, updates: Sequence[bytes]) -> None:
+        """One WriteRequest of framed updates (raises P4ClientError with per-update details)."""
+        await self._require_rpc().write(self._switch.election_id, updates)
 
     async def read(self, requests: Sequence[P4Entity]) -> list[P4Entity]:
         """Read entities matching `requests` (finsy wildcards allowed) in one ReadRequest."""
@@ -309,45 +322,24 @@ class SwitchSession:
         stream = cast("AsyncIterator[P4Entity]", self._switch.read(requests))
         return [entity async for entity in stream]
 
-    def _require_reader(self) -> fy.P4Client:
+    def _require_rpc(self) -> RpcChannel:
         self.require_up()
-        if self._reader is None:
+        if self._rpc is None:
             raise SwitchUnreachable(self.name, self.address, "not connected")
-        return self._reader
+        return self._rpc
 
     async def read_raw(self, entities: list[p4r.Entity]) -> list[p4r.Entity]:
-        """One ReadRequest, answered as protobuf entities (no finsy decoding).
+        """One ReadRequest, answered as protobuf entities (no finsy decoding); Read needs
+        no arbitration and goes over the session's own channel (hpn.runtime.channel)."""
+        return await self._require_rpc().read(entities)
 
-        Reads go over a second channel of their own: Read needs no arbitration, and the
-        reconcile loop compares protobufs, so decoding thousands of entries to finsy
-        objects and encoding them back would be wasted work.
-        """
-        reader = self._require_reader()
-        request = p4r.ReadRequest(device_id=self.target.device_id, entities=entities)
-        found: list[p4r.Entity] = []
-        async for reply in reader.request_iter(request):
-            found.extend(reply.entities)
-        return found
-
-    async def read_entries(self, plan: ReadPlan) -> list[p4r.TableEntry]:
-        """The planned tables of the switch, as protobuf table entries."""
+    async def read_entries(self, plan: ReadPlan) -> list[Encoded]:
+        """The planned tables of the switch, as encoded entries (canonical bytes and keys)."""
         requests = plan.requests()
         if not requests:
             return []
-        return [e.table_entry for e in await self.read_raw(requests) if e.HasField("table_entry")]
+        return decode_read_back(await self._require_rpc().read_table_entries(requests))
 
     async def pipeline_cookie(self) -> int | None:
         """The cookie of the pipeline on the switch (None: no pipeline)."""
-        reader = self._require_reader()
-        try:
-            reply = await reader.request(
-                p4r.GetForwardingPipelineConfigRequest(
-                    device_id=self.target.device_id,
-                    response_type=p4r.GetForwardingPipelineConfigRequest.COOKIE_ONLY,
-                )
-            )
-        except P4ClientError as ex:
-            if ex.is_pipeline_missing:
-                return None
-            raise
-        return reply.config.cookie.cookie if reply.config.HasField("cookie") else None
+        return await self._require_rpc().pipeline_cookie()

@@ -1,0 +1,111 @@
+"""A plain gRPC channel to one switch for bulk reads and pre-serialized writes.
+
+finsy's `Switch` keeps the StreamChannel (arbitration, pipeline) and is used for entity
+reads. Reconciling thousands of entries goes through this second channel instead: reads
+come back as protobufs (no decoding into finsy objects and encoding back), and writes are
+WriteRequests serialized by hand (hpn.runtime.wire), sent without a protobuf object ever
+being built. P4Runtime authorizes a write by its election id, not by the channel it
+arrives on, so the session's id (held by finsy's arbitration) is written into each one.
+Errors are raised as finsy's `P4ClientError`, like every other RPC of the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from finsy import P4ClientError
+from finsy.proto import p4r
+
+from hpn.runtime import wire
+
+RPC_TIMEOUT = 60.0
+"""Seconds for one Read or Write (a big WriteRequest to bmv2 takes well under one)."""
+
+_OPTIONS = [
+    # bmv2 sends one error detail per update (~100 bytes) in trailing metadata; with gRPC's
+    # default limit a failed batch of a hundred updates would lose every one of them.
+    ("grpc.max_metadata_size", 4 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+]
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+class RpcChannel:
+    """Read / Write / GetForwardingPipelineConfig over a channel of our own."""
+
+    def __init__(self, address: str, device_id: int) -> None:
+        self.address = address
+        self.device_id = device_id
+        self._channel = grpc.aio.insecure_channel(address, options=_OPTIONS)
+        self._read = self._channel.unary_stream(
+            "/p4.v1.P4Runtime/Read",
+            request_serializer=p4r.ReadRequest.SerializeToString,
+            response_deserializer=p4r.ReadResponse.FromString,
+        )
+        self._read_bytes = self._channel.unary_stream(
+            "/p4.v1.P4Runtime/Read",
+            request_serializer=p4r.ReadRequest.SerializeToString,
+            response_deserializer=_identity,
+        )
+        self._write = self._channel.unary_unary(
+            "/p4.v1.P4Runtime/Write",
+            request_serializer=_identity,
+            response_deserializer=p4r.WriteResponse.FromString,
+        )
+        self._get_config = self._channel.unary_unary(
+            "/p4.v1.P4Runtime/GetForwardingPipelineConfig",
+            request_serializer=p4r.GetForwardingPipelineConfigRequest.SerializeToString,
+            response_deserializer=p4r.GetForwardingPipelineConfigResponse.FromString,
+        )
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def read(self, entities: list[p4r.Entity]) -> list[p4r.Entity]:
+        """One ReadRequest; every entity of every response."""
+        request = p4r.ReadRequest(device_id=self.device_id, entities=entities)
+        found: list[p4r.Entity] = []
+        try:
+            async for reply in self._read(request, timeout=RPC_TIMEOUT):
+                found.extend(reply.entities)
+        except grpc.aio.AioRpcError as ex:
+            raise P4ClientError(ex, "Read") from None
+        return found
+
+    async def read_table_entries(self, entities: list[p4r.Entity]) -> list[bytes]:
+        """One ReadRequest; every table entry answered, serialized as the switch sent it
+        (compared as bytes, see `encoding.decode_read_back`)."""
+        request = p4r.ReadRequest(device_id=self.device_id, entities=entities)
+        found: list[bytes] = []
+        try:
+            async for reply in self._read_bytes(request, timeout=RPC_TIMEOUT):
+                found.extend(wire.read_response_table_entries(reply))
+        except grpc.aio.AioRpcError as ex:
+            raise P4ClientError(ex, "Read") from None
+        return found
+
+    async def write(self, election_id: int, updates: Sequence[bytes]) -> None:
+        """One WriteRequest of framed updates (`wire.framed_update`) under `election_id`."""
+        header = wire.write_request_header(self.device_id, election_id >> 64, election_id & (1 << 64) - 1)
+        try:
+            await self._write(wire.write_request(header, updates), timeout=RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as ex:
+            raise P4ClientError(ex, "Write") from None
+
+    async def pipeline_cookie(self) -> int | None:
+        """The cookie of the pipeline on the switch (None: no pipeline)."""
+        request = p4r.GetForwardingPipelineConfigRequest(
+            device_id=self.device_id, response_type=p4r.GetForwardingPipelineConfigRequest.COOKIE_ONLY
+        )
+        try:
+            reply = await self._get_config(request, timeout=RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as ex:
+            error = P4ClientError(ex, "GetForwardingPipelineConfig")
+            if error.is_pipeline_missing:
+                return None
+            raise error from None
+        return int(reply.config.cookie.cookie) if reply.config.HasField("cookie") else None
