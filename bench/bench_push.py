@@ -7,16 +7,22 @@
 
 It measures, on the same switch and the same entries (a few thousand, generated for the
 largest writable exact/LPM table of the P4Info, or --table):
-  1. hpn.runtime `FabricSession.push`: read back, diff, batched writes;
+  1. hpn.runtime `FabricSession.push` of finsy entities: encoding, read back, diff and
+     batched writes, all inside the clock; and the same push of entries encoded
+     beforehand (what `hpnctl push` gets: it encodes while the switches connect);
   2. one entry per WriteRequest over plain gRPC (what interactive tools do);
-  3. one WriteRequest holding every entry over plain gRPC (the limit for this switch);
-     both baselines send protobufs encoded before the clock starts, while ours includes
-     encoding finsy entities, reading back and diffing;
+  3. one WriteRequest holding every entry over plain gRPC (the limit for this switch):
+     its Update messages are built before the clock starts, so only building the request,
+     serializing and the RPC are timed;
   4. p4runtime-shell's per-entry inserts, in a subprocess, when .tools/p4rt-shell exists;
-then the no-op re-push as a fraction of a full push, and a batch with rejected entries,
-checking each rejected entry is reported by name while the others land.
-The switch is emptied (that table) before each measurement. Ratios are printed; nothing is
-asserted on timings.
+then encoding alone (ours vs finsy's encoder), the no-op re-push as a fraction of a full
+push (and the ReadRequest it cannot avoid), and a batch with rejected entries, checking
+each rejected entry is reported by name while the others land.
+Ours, the no-op, the read and the single-request baseline run --rounds times,
+interleaved, and the median of each is compared (the others once: they take seconds). The switch is emptied
+(that table) before each measurement. The plain-gRPC baselines write under our session's
+election id, so one session stays primary for the whole run. Ratios are printed;
+nothing is asserted on timings.
 """
 
 from __future__ import annotations
@@ -29,19 +35,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import finsy as fy
 import grpc
-from finsy.proto import U128, p4i, p4r, p4r_grpc, rpc_code
+from finsy.proto import U128, p4i, p4r, p4r_grpc
 
 from hpn.runtime import Diff, FabricSession, SessionOptions, SwitchTarget
-from hpn.runtime.canonical import canonical_entry
-from hpn.runtime.reconcile import apply_diff, encode_desired
+from hpn.runtime.canonical import canonicalize
+from hpn.runtime.encoding import DesiredEntity, EntryEncoder, encode_message
+from hpn.runtime.reconcile import apply_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 P4RT_SHELL_PYTHON = ROOT / ".tools" / "p4rt-shell" / "bin" / "python"
-RAW_ELECTION_ID = 1000
+SHELL_ELECTION_ID = 1000
 SWITCH = "bench-sw"
 
 
@@ -111,28 +119,23 @@ def make_workload(schema: fy.P4Schema, count: int, table_name: str | None) -> Wo
 
 
 class RawClient:
-    """Plain gRPC P4Runtime client: one stream for arbitration, unary Write/Read."""
+    """Plain gRPC P4Runtime client: unary Write/Read under a given election id.
 
-    def __init__(self, address: str, device_id: int, election_id: int = RAW_ELECTION_ID) -> None:
+    It opens no StreamChannel: P4Runtime authorizes writes by election id, so it writes
+    as the controller that is already primary (our session) without taking over.
+    """
+
+    def __init__(self, address: str, device_id: int, election_id: int) -> None:
         self.address = address
         self.device_id = device_id
         self.election = U128.encode(election_id)
         self._channel = grpc.aio.insecure_channel(address, options=[("grpc.max_metadata_size", 64 * 1024)])
         self.stub = p4r_grpc.P4RuntimeStub(self._channel)
-        self._stream: Any = None
 
     async def __aenter__(self) -> RawClient:
-        self._stream = self.stub.StreamChannel()
-        arbitration = p4r.MasterArbitrationUpdate(device_id=self.device_id, election_id=self.election)
-        await self._stream.write(p4r.StreamMessageRequest(arbitration=arbitration))
-        reply = await self._stream.read()
-        if reply.arbitration.status.code != rpc_code.OK:
-            raise SystemExit(f"{self.address}: raw client is not primary: {reply.arbitration.status.message}")
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        if self._stream is not None:
-            self._stream.cancel()
         await self._channel.close()
 
     async def write(self, updates: Sequence[p4r.Update]) -> None:
@@ -194,7 +197,7 @@ async def p4runtime_shell_seconds(address: str, device_id: int, workload: Worklo
     payload = {
         "address": address,
         "device_id": device_id,
-        "election_id": RAW_ELECTION_ID + 1,
+        "election_id": SHELL_ELECTION_ID,
         "entries": workload.shell_entries,
     }
     proc = await asyncio.create_subprocess_exec(
@@ -217,64 +220,91 @@ async def bench(args: argparse.Namespace, address: str, p4info: Path, blob: Path
     work = make_workload(schema, args.entries, args.table)
     n = len(work.entities)
     table_id = work.table.preamble.id
-    encoded = [encode_desired(e, schema) for e in work.entities]
+    encoder = EntryEncoder(schema)
+    encoded = [encoder.encode(e) for e in work.entities]
+    entries = [item.entry() for item in encoded]
     target = SwitchTarget(SWITCH, address, args.device_id, p4info, blob)
     options = SessionOptions(batch_size=args.batch_size)
-    rows: list[tuple[str, float | str]] = []
+    ours: list[float] = []
+    pre: list[float] = []
+    noops: list[float] = []
+    reads: list[float] = []
+    batches: list[float] = []
 
-    # hpn.runtime: connect (pipeline pushed if needed) outside the timing, then push.
     async with FabricSession([target], options) as fabric:
         await asyncio.wait_for(fabric.wait_connected(), 60)
-    async with RawClient(address, args.device_id) as raw:
-        await raw.clear(table_id)
-    async with FabricSession([target], options) as fabric:
-        await asyncio.wait_for(fabric.wait_connected(), 60)
-        started = time.perf_counter()
-        full = await fabric.push({SWITCH: work.entities})
-        t_ours = time.perf_counter() - started
-        started = time.perf_counter()
-        noop = await fabric.push({SWITCH: work.entities})
-        t_noop = time.perf_counter() - started
-        if not full.ok:
-            raise SystemExit("push failed: " + "; ".join(full.errors[:5]))
-        rows.append((f"hpn.runtime push (batches of {args.batch_size})", t_ours))
-
-        # A batch with rejected entries: re-insert a slice that already exists among new ones.
         link = fabric.switch(SWITCH)
-        await fabric.push({SWITCH: work.entities[: n // 2]})
-        clash = n // 2 - min(args.rejected, n // 2)
-        diff = Diff(inserts=[canonical_entry(e) for e in encoded[clash:]])
-        applied = await apply_diff(
-            diff, link.write, switch=SWITCH, schema=link.schema, batch_size=args.batch_size
-        )
+        async with RawClient(address, args.device_id, link.switch.election_id) as raw:
+            for _ in range(args.rounds):
+                await raw.clear(table_id)
+                ours.append(await _timed_push(fabric, work.entities, n))
+                started = time.perf_counter()
+                await raw.read_table(table_id)
+                reads.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                noop = await fabric.push({SWITCH: work.entities})
+                noops.append(time.perf_counter() - started)
+                await raw.clear(table_id)
+                pre.append(await _timed_push(fabric, encoded, n))
+                await raw.clear(table_id)
+                updates = inserts(entries)  # built outside the clock
+                started = time.perf_counter()
+                await raw.write(updates)
+                batches.append(time.perf_counter() - started)
 
-    async with RawClient(address, args.device_id) as raw:
-        await raw.clear(table_id)
-        one_by_one = inserts(encoded)
-        t_single = await timed(lambda: _each(raw, one_by_one))
-        rows.append(("one entry per WriteRequest (plain gRPC, pre-encoded)", t_single))
-        await raw.clear(table_id)
-        t_batch = await timed(lambda: raw.write(inserts(encoded)))
-        rows.append(("one WriteRequest of all entries (pre-encoded)", t_batch))
-        await raw.clear(table_id)
+            await raw.clear(table_id)
+            one_by_one = inserts(entries)
+            t_single = await timed(lambda: _each(raw, one_by_one))
 
+            # A batch with rejected entries: re-insert a slice that already exists among new ones.
+            await fabric.push({SWITCH: work.entities[: n // 2]})
+            clash = n // 2 - min(args.rejected, n // 2)
+            applied = await apply_diff(
+                Diff(inserts=encoded[clash:]),
+                link.write,
+                switch=SWITCH,
+                schema=link.schema,
+                batch_size=args.batch_size,
+            )
+            await raw.clear(table_id)
+
+    t_encode, t_finsy = _encoding_seconds(schema, work.entities)
     shell = await p4runtime_shell_seconds(address, args.device_id, work)
-    rows.append(("p4runtime-shell, per entry", shell))
-    async with RawClient(address, args.device_id) as raw:
-        await raw.clear(table_id)
 
-    print(f"switch {address}, table {work.table.preamble.name}, {n} entries")
+    t_ours, t_pre, t_noop, t_batch = median(ours), median(pre), median(noops), median(batches)
+    rows: list[tuple[str, float | str]] = [
+        (f"hpn.runtime push, finsy entities (batch {args.batch_size})", t_ours),
+        ("hpn.runtime push, entries encoded beforehand", t_pre),
+        ("one entry per WriteRequest (plain gRPC, pre-encoded)", t_single),
+        ("one WriteRequest of all entries (pre-encoded)", t_batch),
+        ("p4runtime-shell, per entry", shell),
+    ]
+    print(f"switch {address}, table {work.table.preamble.name}, {n} entries, {args.rounds} rounds (median)")
     print(f"{'method':52} {'seconds':>9} {'entries/s':>10} {'time vs ours':>13}")
     for name, seconds in rows:
         if isinstance(seconds, str):
             print(f"{name:52} {seconds}")
         else:
             print(f"{name:52} {seconds:9.3f} {n / seconds:10.0f} {seconds / t_ours:12.2f}x")
+    print("rounds, ours:     " + " ".join(f"{t:.3f}" for t in ours))
+    print("rounds, encoded:  " + " ".join(f"{t:.3f}" for t in pre))
+    print("rounds, limit:    " + " ".join(f"{t:.3f}" for t in batches))
     print(f"ours vs one entry per RPC: {t_single / t_ours:.1f}x faster")
-    print(f"ours vs one request holding everything (the limit): {t_batch / t_ours:.2f} of its speed")
+    if not isinstance(shell, str):
+        print(f"ours vs p4runtime-shell per entry: {shell / t_ours:.1f}x faster")
+    print(
+        "ours vs one request holding everything (the limit): "
+        f"{t_batch / t_pre:.2f} of its speed with entries encoded beforehand, "
+        f"{t_batch / t_ours:.2f} encoding inside the push"
+    )
+    print(
+        f"encoding {n} finsy entities alone: {t_encode * 1e3:.1f} ms (hpn.runtime.encoding) vs "
+        f"{t_finsy * 1e3:.1f} ms (finsy encode_entry + canonicalize): {t_finsy / t_encode:.1f}x"
+    )
     print(
         f"no-op re-push: {t_noop:.3f}s = {t_noop / t_ours:.2f} of a full push, "
-        f"{noop[SWITCH].updates} updates, {noop[SWITCH].requests} WriteRequests"
+        f"{noop[SWITCH].updates} updates, {noop[SWITCH].requests} WriteRequests; "
+        f"reading the table back alone (plain gRPC): {median(reads):.3f}s"
     )
     expected = n // 2 - clash
     named = sum(
@@ -287,6 +317,31 @@ async def bench(args: argparse.Namespace, address: str, p4info: Path, blob: Path
     )
     if named != expected or applied.inserted != n - clash - expected:
         raise SystemExit("rejected-entry check FAILED")
+
+
+async def _timed_push(fabric: FabricSession, entities: Sequence[DesiredEntity], n: int) -> float:
+    started = time.perf_counter()
+    report = await fabric.push({SWITCH: entities})
+    seconds = time.perf_counter() - started
+    if not report.ok or report[SWITCH].inserted != n:
+        raise SystemExit("push failed: " + "; ".join(report.errors[:5]))
+    return seconds
+
+
+def _encoding_seconds(schema: fy.P4Schema, entities: Sequence[fy.P4TableEntry]) -> tuple[float, float]:
+    """Medians of encoding every entity with a fresh EntryEncoder, and with finsy."""
+    ours, theirs = [], []
+    for _ in range(3):
+        encoder = EntryEncoder(schema)
+        started = time.perf_counter()
+        for entity in entities:
+            encoder.encode(entity)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for entity in entities:
+            encode_message(canonicalize(entity.encode_entry(schema)))
+        theirs.append(time.perf_counter() - started)
+    return median(ours), median(theirs)
 
 
 async def _each(raw: RawClient, updates: Sequence[p4r.Update]) -> None:
@@ -310,7 +365,8 @@ async def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "p4src/out/bmv2/hpn.json")
     parser.add_argument("--table", help="table to fill (default: the largest writable exact/LPM table)")
     parser.add_argument("--entries", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=SessionOptions().batch_size)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the fast measurements (median)")
     parser.add_argument("--rejected", type=int, default=25, help="entries to make fail in the error check")
     args = parser.parse_args()
     if args.fake:
