@@ -146,6 +146,44 @@ def test_first_request_is_small_and_later_ones_fill_up_while_the_switch_is_busy(
     assert sizes(switch) == [CHECK_EVERY, 500, 200]
 
 
+def port_mac(port: int) -> Encoded:
+    return ENCODER.encode(
+        fy.P4TableEntry("port_mac", match=fy.Match(port=port), action=fy.Action("set_mac", mac=1))
+    )
+
+
+def test_requests_overlap_only_within_one_table_and_update_type() -> None:
+    switch = FakeSwitch()
+
+    async def main() -> list[int]:
+        async with BatchWriter(switch.write, batch_size=100) as writer:
+            switch.hold()  # the first request stays at the switch until released
+            for i in range(CHECK_EVERY):  # routes: go at once, the switch is idle
+                if writer.add(INSERT, item(i)):
+                    await writer.flush()
+            for i in range(100):  # more routes, a full request: may overlap the first
+                if writer.add(INSERT, item(1000 + i)):
+                    await writer.flush()
+            overlapping = len(switch.requests)
+            for port in range(30):  # another table: must wait for both
+                if writer.add(INSERT, port_mac(port)):
+                    await writer.flush()
+            draining = asyncio.ensure_future(writer.drain())
+            for _ in range(20):  # give the writer every chance to start it too early
+                await asyncio.sleep(0)
+            waiting = len(switch.requests)
+            switch.release()
+            await draining
+            return [overlapping, waiting]
+
+    overlapping, waiting = run(main())
+    assert overlapping == 2  # the second route request went out while the first was held
+    assert waiting == 2  # the port_mac request did not
+    assert sizes(switch) == [CHECK_EVERY, 100, 30]
+    tables = [{u.entity.table_entry.table_id for u in r} for r in switch.requests]
+    assert tables[2] == {SCHEMA.tables["port_mac"].id}
+
+
 def test_rejected_updates_are_named_by_index_and_the_others_count_as_written() -> None:
     switch = FakeSwitch()
     switch.reject = {item(3).data, item(17).data}

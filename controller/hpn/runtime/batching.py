@@ -3,9 +3,11 @@
 `BatchWriter` takes updates one at a time (serialized entries, hpn.runtime.encoding) and
 sends them in WriteRequests while the caller is still producing the next ones:
 
-- exactly one request is in flight and requests go out in the order updates were added,
-  so what was added first is installed first (make-before-break relies on it); the next
-  request is assembled while the switch works on the current one;
+- requests go out in the order updates were added, and a request is only sent once the
+  switch has answered every earlier one, so what was added first is installed first
+  (make-before-break relies on it). The one exception: consecutive requests of one
+  update type to one table may overlap (two in flight), as distinct keys of one table
+  cannot depend on each other; the switch then always has the next one at hand;
 - requests are at most `batch_size` updates. While the switch is idle, what has been
   added goes out at once (looked at every `CHECK_EVERY` updates), so the first request
   is small and the switch starts working at once; while it is busy, the next request
@@ -43,6 +45,9 @@ from hpn.runtime.errors import SWITCH_CODES
 WriteFn = Callable[[Sequence[bytes]], Awaitable[None]]
 """Sends one WriteRequest made of these framed updates (`wire.framed_update`); raises
 finsy's P4ClientError, with per-update details, on failure."""
+
+MAX_IN_FLIGHT = 2
+"""Requests in flight at once, when their order cannot matter (see `_hand_over`)."""
 
 CHECK_EVERY = 64
 """Updates added between two looks at the switch: if it is idle, what was added so far
@@ -85,6 +90,10 @@ def _is_idempotent_retry(update: Update, code: GRPCStatusCode) -> bool:
     )
 
 
+_MIXED = (-1, -1)
+"""Tag of a request whose updates are not all of one type and one table."""
+
+
 class BatchWriter:
     """Ordered, pipelined, batched writes to one switch; use as `async with`.
 
@@ -110,40 +119,46 @@ class BatchWriter:
         self.result = BatchResult()
         self._pending: list[bytes] = []  # framed updates of the request being assembled
         self._pending_start = 0  # index of its first update
-        self._queue: asyncio.Queue[tuple[int, list[bytes]]] = asyncio.Queue(maxsize=1)
-        self._busy = 0  # requests handed to the sender and not answered yet
-        self._sender: asyncio.Task[None] | None = None
+        self._pending_tag: tuple[int, int] | None = None  # (type, table) of all of them
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight_tag: tuple[int, int] = _MIXED
+        self._entered = False
         self._failure: BaseException | None = None
 
     async def __aenter__(self) -> BatchWriter:
-        self._sender = asyncio.create_task(self._send_loop(), name="hpn-runtime:writer")
+        self._entered = True
         return self
 
     async def __aexit__(
         self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
     ) -> None:
-        sender, self._sender = self._sender, None
-        if sender is not None:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+        self._entered = False
+        tasks = list(self._in_flight)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def add(self, kind: int, item: Encoded) -> bool:
         """Queue one update. True when it is time to `await flush()`."""
         self.updates.append(Update(kind, item))
         data = item.data
         pending = self._pending
+        if not pending:
+            self._pending_tag = (kind, item.table_id)
+        elif self._pending_tag != (kind, item.table_id):
+            self._pending_tag = _MIXED
         pending.append(wire.update_head(kind, len(data)) + data)
         return len(pending) >= self._batch_size or len(pending) % self._check_every == 0
 
     async def flush(self) -> None:
-        """Hand over a full request (waiting while another one is queued), or let answers
-        in and hand over what there is if the switch has nothing to do."""
+        """Hand over a full request (waiting while the switch has enough to do), or let
+        answers in and hand over what there is if the switch has nothing to do."""
         self._raise_failure()
         if len(self._pending) >= self._batch_size:
             await self._hand_over()
             return
         await asyncio.sleep(0)  # gRPC completes calls on the event loop: let it run
-        if self._busy == 0 and self._pending:
+        if not self._in_flight and self._pending:
             await self._hand_over()
 
     async def drain(self) -> None:
@@ -151,38 +166,50 @@ class BatchWriter:
         self._raise_failure()
         if self._pending:
             await self._hand_over()
-        await self._queue.join()
+        while self._in_flight:
+            await asyncio.wait(self._in_flight)
         self._raise_failure()
         self.result.rejected.sort(key=lambda r: r.index)
 
     async def _hand_over(self) -> None:
-        if self._sender is None:
+        """Start the request assembled so far once the order allows it.
+
+        Two requests may be in flight together only if both hold updates of one type to
+        one table, the same for both: the switch may apply them in either order, which
+        cannot matter for distinct keys of one table in one phase. Keeping the next
+        request queued at the switch means it never waits for this process to notice an
+        answer. Anything else waits until the switch has answered everything before it.
+        """
+        if not self._entered:
             raise RuntimeError("BatchWriter used outside `async with`")
         chunk, start = self._pending, self._pending_start
-        self._pending, self._pending_start = [], len(self.updates)
-        self._busy += 1
-        await self._queue.put((start, chunk))
-        await asyncio.sleep(0)  # the sender starts the request now if it is free
+        tag = self._pending_tag or _MIXED
+        self._pending, self._pending_start, self._pending_tag = [], len(self.updates), None
+        while self._in_flight and (
+            len(self._in_flight) >= MAX_IN_FLIGHT or tag == _MIXED or tag != self._in_flight_tag
+        ):
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        self._raise_failure()
+        self._in_flight_tag = tag
+        task = asyncio.create_task(self._send_chunk(start, chunk), name="hpn-runtime:write")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await asyncio.sleep(0)  # the request starts now
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
             raise self._failure
 
-    async def _send_loop(self) -> None:
-        while True:
-            start, chunk = await self._queue.get()
-            try:
-                if self._failure is None:
-                    await self._send(list(range(start, start + len(chunk))), chunk, retry=False)
-                    if self._on_progress is not None:
-                        self._on_progress(len(chunk))
-            except asyncio.CancelledError:
-                raise
-            except BaseException as ex:  # kept and raised to the producer by add/drain
-                self._failure = ex
-            finally:
-                self._busy -= 1
-                self._queue.task_done()
+    async def _send_chunk(self, start: int, chunk: list[bytes]) -> None:
+        try:
+            if self._failure is None:
+                await self._send(list(range(start, start + len(chunk))), chunk, retry=False)
+                if self._on_progress is not None:
+                    self._on_progress(len(chunk))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as ex:  # kept and raised to the producer by flush/drain
+            self._failure = ex
 
     async def _send(self, indices: list[int], chunk: list[bytes], *, retry: bool) -> None:
         result = self.result
