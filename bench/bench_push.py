@@ -366,7 +366,7 @@ async def main() -> None:
     parser.add_argument("--table", help="table to fill (default: the largest writable exact/LPM table)")
     parser.add_argument("--entries", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=SessionOptions().batch_size)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of the fast measurements (median)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of the fast measurements (median)")
     parser.add_argument("--rejected", type=int, default=25, help="entries to make fail in the error check")
     args = parser.parse_args()
     if args.fake:
