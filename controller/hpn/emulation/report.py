@@ -139,6 +139,7 @@ def render(console: Console, report: DemoReport) -> None:
             "KB per agg->ToR downlink",
             "max/mean",
             "KB to the NIC ports",
+            "packets lost",
             title="Hash polarization: many senders, one destination NIC",
         )
         for pol in report.polarization:
@@ -149,6 +150,7 @@ def render(console: Console, report: DemoReport) -> None:
                 " ".join(_kb(v) for _, v in sorted(pol.downlink_bytes.items())),
                 f"{pol.ratio:.2f}",
                 " ".join(_kb(v) for _, v in sorted(pol.nic_link_bytes.items())),
+                f"{pol.lost}/{pol.sent}",
             )
         console.print(t)
         closer = report.polarization_verdict

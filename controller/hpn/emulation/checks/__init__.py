@@ -11,7 +11,7 @@ re-exported here: use `hpn.emulation.checks.<name>`.
 """
 
 from hpn.emulation.checks.balance import (
-    LB_LOSS_TOLERANCE,
+    LOSS_TOLERANCE,
     LoadBalancingResult,
     ModeLoad,
     PolarizationResult,
@@ -32,7 +32,7 @@ from hpn.emulation.checks.isolation import PlaneIsolationResult, plane_isolation
 from hpn.emulation.checks.reachability import ConnectivityResult, connectivity
 
 __all__ = [
-    "LB_LOSS_TOLERANCE",
+    "LOSS_TOLERANCE",
     "CheckResult",
     "ConnectivityResult",
     "FailoverEvent",
