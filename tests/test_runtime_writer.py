@@ -105,18 +105,20 @@ def sizes(switch: FakeSwitch) -> list[int]:
     return [len(r) for r in switch.requests]
 
 
+async def insert_all(switch: FakeSwitch, items: Sequence[Encoded], batch_size: int) -> BatchWriter:
+    """Insert `items` through a BatchWriter the way the reconcile loop does."""
+    async with BatchWriter(switch.write, batch_size=batch_size) as writer:
+        for one in items:
+            if writer.add(INSERT, one):
+                await writer.flush()
+        await writer.drain()
+    return writer
+
+
 def test_updates_go_out_in_order_in_requests_of_at_most_batch_size() -> None:
     switch = FakeSwitch()
-
-    async def main() -> None:
-        async with BatchWriter(switch.write, batch_size=10) as writer:
-            for i in range(25):
-                if writer.add(INSERT, item(i)):
-                    await writer.flush()
-            await writer.drain()
-        assert writer.result.written == 25 and writer.result.requests == len(switch.requests)
-
-    run(main())
+    writer = run(insert_all(switch, [item(i) for i in range(25)], batch_size=10))
+    assert writer.result.written == 25 and writer.result.requests == len(switch.requests)
     assert max(sizes(switch)) <= 10 and sum(sizes(switch)) == 25
     sent = [u.entity.table_entry for r in switch.requests for u in r]
     assert sent == [item(i).entry() for i in range(25)]
@@ -187,16 +189,7 @@ def test_requests_overlap_only_within_one_table_and_update_type() -> None:
 def test_rejected_updates_are_named_by_index_and_the_others_count_as_written() -> None:
     switch = FakeSwitch()
     switch.reject = {item(3).data, item(17).data}
-
-    async def main() -> BatchWriter:
-        async with BatchWriter(switch.write, batch_size=8) as writer:
-            for i in range(20):
-                if writer.add(INSERT, item(i)):
-                    await writer.flush()
-            await writer.drain()
-        return writer
-
-    writer = run(main())
+    writer = run(insert_all(switch, [item(i) for i in range(20)], batch_size=8))
     assert [(r.index, r.code) for r in writer.result.rejected] == [
         (3, "ALREADY_EXISTS"),
         (17, "ALREADY_EXISTS"),
@@ -208,16 +201,7 @@ def test_a_failure_without_details_is_bisected_down_to_the_bad_update() -> None:
     switch = FakeSwitch()
     switch.reject = {item(5).data}
     switch.lose_details = True
-
-    async def main() -> BatchWriter:
-        async with BatchWriter(switch.write, batch_size=16) as writer:
-            for i in range(16):
-                if writer.add(INSERT, item(i)):
-                    await writer.flush()
-            await writer.drain()
-        return writer
-
-    writer = run(main())
+    writer = run(insert_all(switch, [item(i) for i in range(16)], batch_size=16))
     assert [r.index for r in writer.result.rejected] == [5]
     assert writer.result.written == 15
     assert len(switch.requests) > 1  # the halves were sent again
@@ -226,16 +210,8 @@ def test_a_failure_without_details_is_bisected_down_to_the_bad_update() -> None:
 def test_a_switch_level_failure_stops_the_writer() -> None:
     switch = FakeSwitch()
     switch.unreachable = True
-
-    async def main() -> None:
-        async with BatchWriter(switch.write, batch_size=4) as writer:
-            for i in range(8):
-                if writer.add(INSERT, item(i)):
-                    await writer.flush()
-            await writer.drain()
-
     with pytest.raises(fy.P4ClientError):
-        run(main())
+        run(insert_all(switch, [item(i) for i in range(8)], batch_size=4))
     assert len(switch.requests) == 1  # nothing more is sent once the switch is gone
 
 
