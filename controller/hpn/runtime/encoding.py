@@ -110,7 +110,7 @@ class _Field:
     depends only on the value's length (and the prefix), so those are computed once.
     """
 
-    __slots__ = ("_heads", "bitwidth", "field_id", "id_bytes", "lpm", "memo")
+    __slots__ = ("bitwidth", "field_id", "heads", "id_bytes", "lpm", "memo")
 
     def __init__(self, field_id: int, lpm: bool, bitwidth: int) -> None:
         self.field_id = field_id
@@ -118,11 +118,11 @@ class _Field:
         self.lpm = lpm
         self.bitwidth = bitwidth
         self.memo: dict[int, bytes] = {}  # exact value -> encoded field
-        self._heads: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+        self.heads: dict[tuple[int, int], tuple[bytes, bytes]] = {}  # (size, prefix) -> parts
 
     def parts(self, size: int, prefix: int = 0) -> tuple[bytes, bytes]:
         """(bytes before the value, bytes after it) for a value of `size` bytes."""
-        known = self._heads.get((size, prefix))
+        known = self.heads.get((size, prefix))
         if known is not None:
             return known
         if self.lpm:
@@ -143,7 +143,7 @@ class _Field:
             + wire.VALUE
             + wire.varint(size)
         )
-        self._heads[(size, prefix)] = (head, tail)
+        self.heads[(size, prefix)] = (head, tail)
         return head, tail
 
 
@@ -221,6 +221,19 @@ def _exact_field(spec: _Field, value: object) -> bytes:
     data = _finsy_exact(value, spec.bitwidth)
     head, _ = spec.parts(len(data))
     return head + data
+
+
+def _sorted_matches(fields: Mapping[str, _Field], match: fy.P4TableMatch, parts: list[bytes]) -> bytes:
+    """Encoded fields given out of P4Info order, sorted by field id (P4Runtime canonical)."""
+    ids = []
+    for name, value in match.items():
+        spec = fields[name]
+        if spec.lpm and _lpm_field(spec, value) is None:
+            continue
+        ids.append(spec.field_id)
+    if len(set(ids)) != len(ids):
+        raise _Fallback  # a field given twice (name and alias): finsy decides
+    return b"".join(part for _, part in sorted(zip(ids, parts, strict=True)))
 
 
 def _lpm_field(spec: _Field, value: object) -> bytes | None:
@@ -363,8 +376,9 @@ class EntryEncoder:
     @staticmethod
     def _matches(table: _Table, match: fy.P4TableMatch) -> bytes:
         fields = table.fields
-        ids: list[int] = []
         parts: list[bytes] = []
+        last = 0
+        ordered = True
         for name, value in match.items():
             spec = fields.get(name)
             if spec is None:
@@ -373,10 +387,12 @@ class EntryEncoder:
                 encoded = spec.memo.get(value) if type(value) is int else None  # type: ignore[call-overload]
                 if encoded is None:
                     encoded = _exact_field(spec, value)
-            elif type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+            elif type(value) is tuple and len(value) == 2:
                 # (value, prefix length), the form hpn.pipeline uses: inline, it is most of a push.
                 number, prefix = value
                 width = spec.bitwidth
+                if type(number) is not int or type(prefix) is not int:
+                    raise _Fallback
                 if not 0 <= prefix <= width or not 0 <= number < 1 << width:
                     raise _Fallback
                 if not prefix:
@@ -384,19 +400,19 @@ class EntryEncoder:
                 if prefix < width:
                     number &= ~((1 << (width - prefix)) - 1)
                 data = number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
-                head, tail = spec.parts(len(data), prefix)
-                encoded = head + data + tail
+                around = spec.heads.get((len(data), prefix)) or spec.parts(len(data), prefix)
+                encoded = around[0] + data + around[1]
             else:
                 lpm = _lpm_field(spec, value)
                 if lpm is None:
                     continue
                 encoded = lpm
-            ids.append(spec.field_id)
+            if spec.field_id <= last:
+                ordered = False
+            last = spec.field_id
             parts.append(encoded)
-        if len(ids) > 1 and ids != sorted(ids):
-            if len(set(ids)) != len(ids):
-                raise _Fallback  # a field given twice (name and alias): finsy decides
-            parts = [part for _, part in sorted(zip(ids, parts, strict=True))]
+        if not ordered:
+            return _sorted_matches(fields, match, parts)
         return b"".join(parts)
 
     @staticmethod
