@@ -115,7 +115,8 @@ class BatchWriter:
         self._batch_size = batch_size
         self._check_every = min(CHECK_EVERY, batch_size)
         self._on_progress = on_progress
-        self.updates: list[Update] = []
+        self.kinds: list[int] = []  # type of each update added, in order
+        self.items: list[Encoded] = []  # entry of each update added, in order
         self.result = BatchResult()
         self._pending: list[bytes] = []  # framed updates of the request being assembled
         self._pending_start = 0  # index of its first update
@@ -138,9 +139,14 @@ class BatchWriter:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def update(self, index: int) -> Update:
+        """The `index`-th update added."""
+        return Update(self.kinds[index], self.items[index])
+
     def add(self, kind: int, item: Encoded) -> bool:
         """Queue one update. True when it is time to `await flush()`."""
-        self.updates.append(Update(kind, item))
+        self.kinds.append(kind)
+        self.items.append(item)
         data = item.data
         pending = self._pending
         if not pending:
@@ -184,7 +190,7 @@ class BatchWriter:
             raise RuntimeError("BatchWriter used outside `async with`")
         chunk, start = self._pending, self._pending_start
         tag = self._pending_tag or _MIXED
-        self._pending, self._pending_start, self._pending_tag = [], len(self.updates), None
+        self._pending, self._pending_start, self._pending_tag = [], len(self.items), None
         while self._in_flight and (
             len(self._in_flight) >= MAX_IN_FLIGHT or tag == _MIXED or tag != self._in_flight_tag
         ):
@@ -224,7 +230,7 @@ class BatchWriter:
                     if not 0 <= pos < len(indices):
                         continue
                     failed.add(pos)
-                    update = self.updates[indices[pos]]
+                    update = self.update(indices[pos])
                     if retry and _is_idempotent_retry(update, detail.canonical_code):
                         result.written += 1
                         continue
@@ -235,7 +241,7 @@ class BatchWriter:
             if ex.code in SWITCH_CODES:
                 raise
             if len(indices) == 1:
-                if retry and _is_idempotent_retry(self.updates[indices[0]], ex.code):
+                if retry and _is_idempotent_retry(self.update(indices[0]), ex.code):
                     result.written += 1
                 else:
                     result.rejected.append(Rejection(indices[0], ex.code.name, ex.message))

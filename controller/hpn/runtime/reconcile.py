@@ -16,6 +16,7 @@ deletes (an old group goes only once no route uses it).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -212,18 +213,15 @@ def plan_diff(
 
 def applied(writer: BatchWriter, switch: str, schema: P4Schema) -> ApplyResult:
     """Counts per update type and the named rejections of everything `writer` sent."""
-    rejected = {r.index for r in writer.result.rejected}
-    counts: dict[int, int] = {p4r.Update.INSERT: 0, p4r.Update.MODIFY: 0, p4r.Update.DELETE: 0}
-    for index, update in enumerate(writer.updates):
-        if index not in rejected:
-            counts[update.kind] += 1
+    rejected = writer.result.rejected
+    counts = Counter(writer.kinds)
+    counts.subtract(writer.kinds[r.index] for r in rejected)
     return ApplyResult(
         inserted=counts[p4r.Update.INSERT],
         modified=counts[p4r.Update.MODIFY],
         deleted=counts[p4r.Update.DELETE],
         errors=[
-            entry_error(switch, writer.updates[r.index].message(), r.code, r.message, schema)
-            for r in writer.result.rejected
+            entry_error(switch, writer.update(r.index).message(), r.code, r.message, schema) for r in rejected
         ],
         requests=writer.result.requests,
         largest_request=writer.result.largest_request,

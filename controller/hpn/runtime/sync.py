@@ -106,7 +106,7 @@ async def sync_entries(
         nonlocal done
         done += count
         if on_progress is not None:
-            on_progress(done, len(writer.updates))
+            on_progress(done, len(writer.items))
 
     async with BatchWriter(write, batch_size=batch_size, on_progress=answered) as writer:
         for entity in entities:
