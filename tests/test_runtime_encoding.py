@@ -311,6 +311,26 @@ def test_non_canonical_read_back_falls_back_to_protobuf_and_still_matches() -> N
         decode_read_back([desired.data[:-1]])
 
 
+def test_read_back_identical_to_a_desired_entry_is_that_entry() -> None:
+    encoder = EntryEncoder(FIXTURE)
+
+    def mac_entry(port: int, mac: int) -> Encoded:
+        return encoder.encode(
+            fy.P4TableEntry("port_mac", match=fy.Match(port=port), action=fy.Action("set_mac", mac=mac))
+        )
+
+    desired = [mac_entry(p, 1) for p in range(4)]
+    changed = mac_entry(3, 2)
+    padded = desired[2].entry()
+    padded.match[0].exact.value = b"\x00\x02"
+    read_back = [desired[0].data, desired[1].data, padded.SerializeToString(), changed.data]
+    known = {e.data: e for e in desired}
+    got = decode_read_back(read_back, known)
+    assert got[0] is desired[0] and got[1] is desired[1]  # recognised, not parsed
+    assert got[2] == desired[2] and got[2] is not desired[2]  # canonicalized, then equal
+    assert got[3] == changed  # same key as desired[3], other value: a modify
+
+
 def test_read_response_bytes_yield_their_table_entries() -> None:
     encoder = EntryEncoder(FIXTURE)
     items = [

@@ -240,7 +240,7 @@ def test_sync_writes_while_it_is_still_encoding_the_desired_state() -> None:
             encoded_at_first_write.append(encoder.count)
         await switch.write(framed)
 
-    async def read(_plan: ReadPlan) -> list[Encoded]:
+    async def read(_plan: ReadPlan) -> list[bytes]:
         return []
 
     desired = [route(i) for i in range(2000)]
@@ -251,11 +251,11 @@ def test_sync_writes_while_it_is_still_encoding_the_desired_state() -> None:
 
 def test_sync_orders_inserts_before_modifies_before_deletes() -> None:
     switch = FakeSwitch()
-    on_switch = [item(i, port=1) for i in range(300)]  # 0..299; 100..199 change, 200..299 go
+    on_switch = [item(i, port=1).data for i in range(300)]  # 0..299; 100..199 change, 200..299 go
     desired = [route(i, port=1) for i in range(100)] + [route(i, port=2) for i in range(100, 200)]
     desired += [route(i) for i in range(300, 450)]  # new
 
-    async def read(_plan: ReadPlan) -> list[Encoded]:
+    async def read(_plan: ReadPlan) -> list[bytes]:
         return on_switch
 
     result = run(sync_entries(desired, ENCODER, read, switch.write, switch="sw", batch_size=64))
@@ -277,8 +277,8 @@ def test_an_entity_that_cannot_be_encoded_is_named_and_holds_back_deletes() -> N
         "ipv4_lpm", match=fy.Match(plane=0, dst_addr="10.0.0.0/8"), action=fy.Action("set_port", port=999)
     )
 
-    async def read(_plan: ReadPlan) -> list[Encoded]:
-        return [item(i) for i in range(10)]  # nothing desired keeps these
+    async def read(_plan: ReadPlan) -> list[bytes]:
+        return [item(i).data for i in range(10)]  # nothing desired keeps these
 
     result = run(
         sync_entries([route(100), bad, route(101)], ENCODER, read, switch.write, switch="sw", batch_size=64)
@@ -294,7 +294,7 @@ def test_an_unknown_table_fails_before_anything_is_read_or_written() -> None:
     switch = FakeSwitch()
     reads: list[ReadPlan] = []
 
-    async def read(plan: ReadPlan) -> list[Encoded]:
+    async def read(plan: ReadPlan) -> list[bytes]:
         reads.append(plan)
         return []
 
@@ -324,7 +324,7 @@ def test_encode_while_stops_when_told_and_leaves_bad_entities_for_sync() -> None
 
 
 def test_switch_unreachable_is_raised_to_the_caller() -> None:
-    async def read(_plan: ReadPlan) -> list[Encoded]:
+    async def read(_plan: ReadPlan) -> list[bytes]:
         raise SwitchUnreachable("sw", "unix:/x", "not connected")
 
     with pytest.raises(SwitchUnreachable):

@@ -72,11 +72,19 @@ def encode_read_back(entries: Iterable[p4r.TableEntry]) -> list[Encoded]:
     return [encode_message(canonicalize(entry)) for entry in entries]
 
 
-def decode_read_back(entries: Iterable[bytes]) -> list[Encoded]:
-    """Serialized entries read from a switch: split as they are when already canonical
-    (`wire.split_entry`), else parsed and canonicalized."""
+def decode_read_back(entries: Iterable[bytes], known: Mapping[bytes, Encoded] | None = None) -> list[Encoded]:
+    """Serialized entries read from a switch, as encoded entries.
+
+    An entry byte-identical to one in `known` (desired entries by their `data`) is that
+    entry: nothing to parse, which is what an unchanged switch costs. Others are split as
+    they are when already canonical (`wire.split_entry`), else parsed and canonicalized.
+    """
     out: list[Encoded] = []
     for data in entries:
+        same = known.get(data) if known else None
+        if same is not None:
+            out.append(same)
+            continue
         try:
             split = wire.split_entry(data)
         except IndexError:  # truncated: protobuf says what is wrong

@@ -25,7 +25,7 @@ from finsy.proto import p4r
 
 from hpn.runtime.batching import BatchWriter, WriteFn
 from hpn.runtime.canonical import canonical_entry
-from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, encode_message
+from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, decode_read_back, encode_message
 from hpn.runtime.errors import EntryError, describe_action, describe_entry, entry_error
 
 
@@ -195,16 +195,24 @@ class Reconciler:
         )
 
 
+def _read_back(entry: Encoded | p4r.TableEntry | bytes) -> Encoded:
+    if isinstance(entry, Encoded):
+        return entry
+    if isinstance(entry, bytes):
+        return decode_read_back([entry])[0]
+    return encode_message(canonical_entry(entry))
+
+
 def plan_diff(
     desired: Sequence[DesiredEntity],
-    actual: Iterable[Encoded | p4r.TableEntry],
+    actual: Iterable[Encoded | p4r.TableEntry | bytes],
     encoder: EntryEncoder,
     *,
     owned: Collection[int] = (),
 ) -> Diff:
     """The whole difference at once (for `hpnctl diff` and tests); `actual` is what was
-    read back, encoded or as protobuf messages."""
-    found = [e if isinstance(e, Encoded) else encode_message(canonical_entry(e)) for e in actual]
+    read back: serialized, encoded or as protobuf messages."""
+    found = [_read_back(e) for e in actual]
     reconciler = Reconciler(found, read_plan(desired, encoder, owned), encoder.schema)
     for entity in desired:
         reconciler.add(encoder.encode(entity))

@@ -25,7 +25,7 @@ from finsy.p4entity import P4Entity
 from finsy.proto import p4r
 
 from hpn.runtime.channel import RpcChannel
-from hpn.runtime.encoding import Encoded, EntryEncoder, decode_read_back
+from hpn.runtime.encoding import EntryEncoder
 from hpn.runtime.errors import SwitchRejected, SwitchUnreachable
 from hpn.runtime.options import SessionOptions
 from hpn.runtime.reconcile import ReadPlan
@@ -333,12 +333,13 @@ class SwitchSession:
         no arbitration and goes over the session's own channel (hpn.runtime.channel)."""
         return await self._require_rpc().read(entities)
 
-    async def read_entries(self, plan: ReadPlan) -> list[Encoded]:
-        """The planned tables of the switch, as encoded entries (canonical bytes and keys)."""
+    async def read_entries(self, plan: ReadPlan) -> list[bytes]:
+        """The planned tables of the switch: each entry serialized as the switch sent it
+        (`encoding.decode_read_back` makes them comparable)."""
         requests = plan.requests()
         if not requests:
             return []
-        return decode_read_back(await self._require_rpc().read_table_entries(requests))
+        return await self._require_rpc().read_table_entries(requests)
 
     async def pipeline_cookie(self) -> int | None:
         """The cookie of the pipeline on the switch (None: no pipeline)."""

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from finsy.proto import p4r
 
 from hpn.runtime.batching import BatchWriter, WriteFn
-from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder
+from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, decode_read_back
 from hpn.runtime.reconcile import ApplyResult, Diff, ReadPlan, Reconciler, applied, read_plan
 
-ReadFn = Callable[[ReadPlan], Awaitable[list[Encoded]]]
-"""Reads the planned tables of the switch (`SwitchSession.read_entries`)."""
+ReadFn = Callable[[ReadPlan], Awaitable[list[bytes]]]
+"""Reads the planned tables of the switch, entries serialized (`SwitchSession.read_entries`)."""
 
 
 @dataclass
@@ -93,12 +93,14 @@ async def sync_entries(
     reading = asyncio.ensure_future(read(plan))
     try:
         entities = await encode_while(entities, encoder, lambda: not reading.done())
-        actual = await reading
+        read_back = await reading
     finally:
         if not reading.done():
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
-    reconciler = Reconciler(actual, plan, encoder.schema)
+    # Entries the switch holds exactly as desired are recognised by their bytes.
+    known = {e.data: e for e in entities if isinstance(e, Encoded)}
+    reconciler = Reconciler(decode_read_back(read_back, known), plan, encoder.schema)
     invalid: list[str] = []
     done = 0
 
