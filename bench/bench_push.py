@@ -9,7 +9,7 @@ It measures, on the same switch and the same entries (a few thousand, generated 
 largest writable exact/LPM table of the P4Info, or --table):
   1. hpn.runtime `FabricSession.push` of finsy entities: encoding, read back, diff and
      batched writes, all inside the clock; and the same push of entries encoded
-     beforehand (what `hpnctl push` gets: it encodes while the switches connect);
+     beforehand (as a push has those it encoded while the switch was connecting);
   2. one entry per WriteRequest over plain gRPC (what interactive tools do);
   3. one WriteRequest holding every entry over plain gRPC (the limit for this switch):
      its Update messages are built before the clock starts, so only building the request,
