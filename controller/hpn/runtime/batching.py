@@ -21,7 +21,7 @@ sends them in WriteRequests while the caller is still producing the next ones:
   so during that retry an INSERT answered ALREADY_EXISTS and a DELETE answered NOT_FOUND
   count as done;
 - a whole-RPC failure about the switch itself (unreachable, not primary, no pipeline)
-  stops the writer: the next `add` or `drain` raises it.
+  stops the writer: the next `flush` or `drain` raises it.
 
 The caller must not add two updates of the same type for one key (P4Runtime leaves that
 undefined inside a batch); the reconcile loop never does.
