@@ -21,7 +21,7 @@ from hpn.pipeline import load_schema, switch_entities
 from hpn.routing.compute import compute_fabric_state
 from hpn.runtime import wire
 from hpn.runtime.canonical import canonicalize
-from hpn.runtime.encoding import Encoded, EntryEncoder, decode_read_back, encode_message, encode_read_back
+from hpn.runtime.encoding import Encoded, EntryEncoder, decode_read_back, encode_message
 from hpn.topology import load_fabric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,7 +204,7 @@ def test_read_back_with_padding_reordering_and_counters_equals_desired() -> None
     back.match.reverse()
     back.counter_data.packet_count = 9
     back.time_since_last_hit.elapsed_ns = 5
-    assert encode_read_back([back]) == [desired]
+    assert decode_read_back([back.SerializeToString()]) == [desired]
 
 
 # --- wire framing -----------------------------------------------------------------------------

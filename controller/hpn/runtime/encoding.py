@@ -67,11 +67,6 @@ def encode_message(entry: p4r.TableEntry) -> Encoded:
     return Encoded(int(entry.table_id), key, data, bool(entry.is_default_action))
 
 
-def encode_read_back(entries: Iterable[p4r.TableEntry]) -> list[Encoded]:
-    """Entries read from a switch, canonicalized in place (they are not used afterwards)."""
-    return [encode_message(canonicalize(entry)) for entry in entries]
-
-
 def decode_read_back(entries: Iterable[bytes], known: Mapping[bytes, Encoded] | None = None) -> list[Encoded]:
     """Serialized entries read from a switch, as encoded entries.
 
@@ -231,19 +226,6 @@ def _exact_field(spec: _Field, value: object) -> bytes:
     return head + data
 
 
-def _sorted_matches(fields: Mapping[str, _Field], match: fy.P4TableMatch, parts: list[bytes]) -> bytes:
-    """Encoded fields given out of P4Info order, sorted by field id (P4Runtime canonical)."""
-    ids = []
-    for name, value in match.items():
-        spec = fields[name]
-        if spec.lpm and _lpm_field(spec, value) is None:
-            continue
-        ids.append(spec.field_id)
-    if len(set(ids)) != len(ids):
-        raise _Fallback  # a field given twice (name and alias): finsy decides
-    return b"".join(part for _, part in sorted(zip(ids, parts, strict=True)))
-
-
 def _lpm_field(spec: _Field, value: object) -> bytes | None:
     """The encoded field, or None for prefix 0 ("don't care": the field is left out)."""
     width = spec.bitwidth
@@ -277,9 +259,7 @@ class EntryEncoder:
     def table_id(self, entity: DesiredEntity) -> int:
         """Id of the entity's table (ValueError naming it when the P4Info has none)."""
         if isinstance(entity, fy.P4TableEntry):
-            if not entity.table_id:
-                raise ValueError(f"desired table entry without a table: {entity!r}")
-            return self._table(entity.table_id).id
+            return self.table_id_of(entity.table_id)
         if isinstance(entity, Encoded):
             return entity.table_id
         if isinstance(entity, p4r.TableEntry):
@@ -384,44 +364,28 @@ class EntryEncoder:
     @staticmethod
     def _matches(table: _Table, match: fy.P4TableMatch) -> bytes:
         fields = table.fields
-        parts: list[bytes] = []
-        last = 0
+        parts: list[tuple[int, bytes]] = []
         ordered = True
         for name, value in match.items():
             spec = fields.get(name)
             if spec is None:
                 raise _Fallback
-            if not spec.lpm:
+            if spec.lpm:
+                encoded = _lpm_field(spec, value)
+                if encoded is None:
+                    continue
+            else:
                 encoded = spec.memo.get(value) if type(value) is int else None  # type: ignore[call-overload]
                 if encoded is None:
                     encoded = _exact_field(spec, value)
-            elif type(value) is tuple and len(value) == 2:
-                # (value, prefix length), the form hpn.pipeline uses: inline, it is most of a push.
-                number, prefix = value
-                width = spec.bitwidth
-                if type(number) is not int or type(prefix) is not int:
-                    raise _Fallback
-                if not 0 <= prefix <= width or not 0 <= number < 1 << width:
-                    raise _Fallback
-                if not prefix:
-                    continue  # prefix 0 is "don't care": the field is left out
-                if prefix < width:
-                    number &= ~((1 << (width - prefix)) - 1)
-                data = number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
-                around = spec.heads.get((len(data), prefix)) or spec.parts(len(data), prefix)
-                encoded = around[0] + data + around[1]
-            else:
-                lpm = _lpm_field(spec, value)
-                if lpm is None:
-                    continue
-                encoded = lpm
-            if spec.field_id <= last:
+            if parts and spec.field_id <= parts[-1][0]:
                 ordered = False
-            last = spec.field_id
-            parts.append(encoded)
+            parts.append((spec.field_id, encoded))
         if not ordered:
-            return _sorted_matches(fields, match, parts)
-        return b"".join(parts)
+            parts.sort(key=_first)
+            if len({field_id for field_id, _ in parts}) != len(parts):
+                raise _Fallback  # a field given twice (name and alias): finsy decides
+        return b"".join([part for _, part in parts])
 
     @staticmethod
     def _action(table: _Table, action: fy.P4TableAction) -> bytes:
