@@ -147,13 +147,12 @@ class BatchWriter:
         """Queue one update. True when it is time to `await flush()`."""
         self.kinds.append(kind)
         self.items.append(item)
-        data = item.data
         pending = self._pending
         if not pending:
             self._pending_tag = (kind, item.table_id)
         elif self._pending_tag != (kind, item.table_id):
             self._pending_tag = _MIXED
-        pending.append(wire.update_head(kind, len(data)) + data)
+        pending.append(wire.framed_update(kind, item.data))
         return len(pending) >= self._batch_size or len(pending) % self._check_every == 0
 
     async def flush(self) -> None:

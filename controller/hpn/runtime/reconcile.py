@@ -24,8 +24,7 @@ from finsy import P4Schema
 from finsy.proto import p4r
 
 from hpn.runtime.batching import BatchWriter, WriteFn
-from hpn.runtime.canonical import canonical_entry
-from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, decode_read_back, encode_message
+from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, decode_read_back
 from hpn.runtime.errors import EntryError, describe_action, describe_entry, entry_error
 
 
@@ -145,7 +144,6 @@ class Reconciler:
             e.key: e for e in actual if e.table_id in plan.tables and e.table_id not in self._consts
         }
         self._wanted: dict[bytes, Encoded] = {}
-        self._inserted: set[bytes] = set()
         self._inserts: list[Encoded] = []
         self._modifies: dict[bytes, Encoded] = {}
         self._skipped_const = 0
@@ -165,15 +163,13 @@ class Reconciler:
             self._duplicates.append(f"{describe_entry(item.entry(), self._schema)} ({note})")
             if same:
                 return False
-        if key in self._inserted:
-            self._modifies[key] = item  # overwrite the insert already made
-            return False
         have = self.found.get(key)
         if have is None:
-            if item.is_default:
+            # A default entry is only ever modified; a duplicate of a new entry overwrites
+            # the insert already made for the first one.
+            if item.is_default or previous is not None:
                 self._modifies[key] = item
                 return False
-            self._inserted.add(key)
             self._inserts.append(item)
             return True
         if have.data == item.data:
@@ -198,9 +194,8 @@ class Reconciler:
 def _read_back(entry: Encoded | p4r.TableEntry | bytes) -> Encoded:
     if isinstance(entry, Encoded):
         return entry
-    if isinstance(entry, bytes):
-        return decode_read_back([entry])[0]
-    return encode_message(canonical_entry(entry))
+    data = entry if isinstance(entry, bytes) else bytes(entry.SerializeToString())
+    return decode_read_back([data])[0]
 
 
 def plan_diff(
