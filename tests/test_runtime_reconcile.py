@@ -398,6 +398,8 @@ def test_one_switch_down_others_programmed_then_resynced_when_it_returns() -> No
                 assert r2.errors[0].startswith(f"sw2 ({down.address}): unreachable: ")
                 status = await fabric.status()
                 assert not status["sw2"].reachable and down.address in (status["sw2"].error or "")
+                counts = {"ingress.routing.ipv4_lpm": 10, "ingress.routing.port_mac": 4}
+                assert status["sw0"].entries == counts
 
                 synced: asyncio.Future[SwitchReport] = asyncio.get_running_loop().create_future()
 

@@ -44,11 +44,6 @@ class RpcChannel:
         self._read = self._channel.unary_stream(
             "/p4.v1.P4Runtime/Read",
             request_serializer=p4r.ReadRequest.SerializeToString,
-            response_deserializer=p4r.ReadResponse.FromString,
-        )
-        self._read_bytes = self._channel.unary_stream(
-            "/p4.v1.P4Runtime/Read",
-            request_serializer=p4r.ReadRequest.SerializeToString,
             response_deserializer=_identity,
         )
         self._write = self._channel.unary_unary(
@@ -65,24 +60,13 @@ class RpcChannel:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def read(self, entities: list[p4r.Entity]) -> list[p4r.Entity]:
-        """One ReadRequest; every entity of every response."""
-        request = p4r.ReadRequest(device_id=self.device_id, entities=entities)
-        found: list[p4r.Entity] = []
-        try:
-            async for reply in self._read(request, timeout=RPC_TIMEOUT):
-                found.extend(reply.entities)
-        except grpc.aio.AioRpcError as ex:
-            raise P4ClientError(ex, "Read") from None
-        return found
-
     async def read_table_entries(self, entities: list[p4r.Entity]) -> list[bytes]:
         """One ReadRequest; every table entry answered, serialized as the switch sent it
         (compared as bytes, see `encoding.decode_read_back`)."""
         request = p4r.ReadRequest(device_id=self.device_id, entities=entities)
         found: list[bytes] = []
         try:
-            async for reply in self._read_bytes(request, timeout=RPC_TIMEOUT):
+            async for reply in self._read(request, timeout=RPC_TIMEOUT):
                 found.extend(wire.read_response_table_entries(reply))
         except grpc.aio.AioRpcError as ex:
             raise P4ClientError(ex, "Read") from None

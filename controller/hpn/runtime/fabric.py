@@ -26,7 +26,7 @@ import finsy as fy
 from finsy import P4ClientError
 from finsy.proto import p4r
 
-from hpn.runtime.encoding import DesiredEntity
+from hpn.runtime.encoding import DesiredEntity, decode_read_back
 from hpn.runtime.errors import CONNECTION_CODES, RuntimeFailure, SwitchUnreachable
 from hpn.runtime.options import SessionOptions
 from hpn.runtime.reconcile import Diff, plan_diff, read_plan
@@ -310,9 +310,9 @@ class FabricSession:
                 cookie = await link.pipeline_cookie()
                 status.pipeline_cookie_matches = cookie == link.schema.p4cookie
                 wildcard = p4r.Entity(table_entry=p4r.TableEntry())
-                for entity in await link.read_raw([wildcard]):
-                    table = link.schema.tables.get(entity.table_entry.table_id)
-                    name = table.name if table is not None else f"table#{entity.table_entry.table_id}"
+                for item in decode_read_back(await link.read_table_entries([wildcard])):
+                    table = link.schema.tables.get(item.table_id)
+                    name = table.name if table is not None else f"table#{item.table_id}"
                     status.entries[name] = status.entries.get(name, 0) + 1
             except (RuntimeFailure, P4ClientError) as ex:
                 status.error = self._describe(link, ex)

@@ -328,18 +328,18 @@ class SwitchSession:
             raise SwitchUnreachable(self.name, self.address, "not connected")
         return self._rpc
 
-    async def read_raw(self, entities: list[p4r.Entity]) -> list[p4r.Entity]:
-        """One ReadRequest, answered as protobuf entities (no finsy decoding); Read needs
-        no arbitration and goes over the session's own channel (hpn.runtime.channel)."""
-        return await self._require_rpc().read(entities)
+    async def read_table_entries(self, entities: list[p4r.Entity]) -> list[bytes]:
+        """One ReadRequest; the table entries answered, each serialized as the switch sent
+        it (`encoding.decode_read_back` makes them comparable). Read needs no arbitration
+        and goes over the session's own channel (hpn.runtime.channel)."""
+        return await self._require_rpc().read_table_entries(entities)
 
     async def read_entries(self, plan: ReadPlan) -> list[bytes]:
-        """The planned tables of the switch: each entry serialized as the switch sent it
-        (`encoding.decode_read_back` makes them comparable)."""
+        """The planned tables of the switch (see `read_table_entries`)."""
         requests = plan.requests()
         if not requests:
             return []
-        return await self._require_rpc().read_table_entries(requests)
+        return await self.read_table_entries(requests)
 
     async def pipeline_cookie(self) -> int | None:
         """The cookie of the pipeline on the switch (None: no pipeline)."""
