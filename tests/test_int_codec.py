@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,8 @@ from hpn.telemetry.codec import (
     tx_bytes_delta,
     tx_units_delta,
 )
+
+DOCS_INT = Path(__file__).resolve().parents[1] / "docs" / "int.md"
 
 CHECK_HOP = IntHop(link_rate_index=2, timestamp=0x123456, tx_bytes=0xABCDE, qlen=0x1FFFF)
 CHECK_BYTES = bytes.fromhex("b2 a2 91 f0 e6 d5 ff ff")
@@ -177,6 +180,20 @@ def test_stack_matches_reference_header() -> None:
     assert back.nhop == 0x0105
     fields = [(r.lineRate, r.time, r.bytes, r.qlen) for r in back.hop]
     assert fields == [(h.link_rate_index, h.timestamp, h.tx_bytes, h.qlen) for h in hops]
+
+
+def test_docs_example_is_the_reference_layout() -> None:
+    hops = [CHECK_HOP, IntHop(link_rate_index=4, timestamp=0x12A0F8, tx_bytes=0x123, qlen=25)]
+    ref = _RefIntHeader()
+    ref.hop[0], ref.hop[1] = _ref_hop(hops[0]), _ref_hop(hops[1])
+    ref.nhop = 2
+    assert bytes(ref) == IntStack.from_hops(hops).encode()
+    payload = Bth(dest_qp=0x12, psn=7, ack_req=True, int_fill=True).encode() + bytes(ref)
+    text = DOCS_INT.read_text()
+    assert f"= 0x{hops[0].word:016X}" in text and f"= 0x{hops[1].word:016X}" in text
+    for off, size in [(0, 12), (12, 8), (20, 8), (28, 8), (36, 8), (44, 8), (52, 2)]:
+        line = f"{off:02x}  {payload[off : off + size].hex(' ')}"
+        assert line in text, f"docs/int.md lacks the dump line {line!r}"
 
 
 # --- the stack ---------------------------------------------------------------------------------
