@@ -22,6 +22,7 @@ from hpn.hpcc.sender import Sender, SenderStats
 from hpn.telemetry.codec import IntHop
 
 RECEIVER, SENDER, RELAY = "127.0.0.2", "127.0.0.3", "127.0.0.4"
+AGENT = [sys.executable, "-m", "hpn.hpcc"]
 DEADLINE_S = 20.0
 """Upper bound on a run (a failure, not a synchronisation): flows here need well under a second."""
 
@@ -43,7 +44,7 @@ def receiving(port: int) -> Iterator[Receiver]:
     stop = threading.Event()
     with udp(RECEIVER, port) as sock:
         receiver = Receiver(sock, ack_port=port)
-        thread = threading.Thread(target=receiver.serve, args=(stop, 0.01), daemon=True)
+        thread = threading.Thread(target=receiver.serve, args=(stop,), kwargs={"poll_s": 0.01}, daemon=True)
         thread.start()
         try:
             yield receiver
@@ -146,10 +147,9 @@ def test_congested_hop_drives_the_rate_down_to_the_minimum() -> None:
 def test_command_line_agents() -> None:
     port = free_port()
     common = ["--port", str(port)]
-    agent = [sys.executable, "-m", "hpn.hpcc"]
     flow = ["--sport", str(free_port()), "--bytes", "20000", "--line-rate-pps", "2000", "--qpn", "3"]
     recv = subprocess.Popen(
-        [*agent, "receive", "--ip", RECEIVER, *common],
+        [*AGENT, "receive", "--ip", RECEIVER, *common],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -158,7 +158,7 @@ def test_command_line_agents() -> None:
         assert recv.stderr is not None
         assert recv.stderr.readline().startswith(f"receiving on {RECEIVER}:{port}")
         sent = subprocess.run(
-            [*agent, "send", "--ip", SENDER, "--to", RECEIVER, *common, *flow],
+            [*AGENT, "send", "--ip", SENDER, "--to", RECEIVER, *common, *flow],
             capture_output=True,
             text=True,
             timeout=DEADLINE_S,
@@ -173,3 +173,9 @@ def test_command_line_agents() -> None:
     assert summary["hpcc"]["window_bytes"] == 4_384
     queues = json.loads(out)["queues"]
     assert [(q["peer"], q["qpn"], q["expected"]) for q in queues] == [(SENDER, 3, 20_000)]
+
+
+def test_command_line_receiver_ends_after_its_duration() -> None:
+    receive = [*AGENT, "receive", "--ip", RECEIVER, "--port", str(free_port()), "--duration", "0.2"]
+    done = subprocess.run(receive, capture_output=True, text=True, timeout=DEADLINE_S, check=True)
+    assert json.loads(done.stdout) == {"role": "receive", "queues": []}

@@ -129,9 +129,8 @@ def receive(args: argparse.Namespace, stop: threading.Event, log: IO[str] | None
             on_arrival=None if write is None else (lambda a: write(_arrival_record(a))),
         )
         print(f"receiving on {args.ip}:{args.port}", file=sys.stderr, flush=True)
-        if args.duration is not None:
-            threading.Timer(args.duration, stop.set).start()
-        receiver.serve(stop)
+        until = None if args.duration is None else time.monotonic_ns() + round(args.duration * 1e9)
+        receiver.serve(stop, until_ns=until)
     return {
         "role": "receive",
         "queues": [{"peer": peer, "qpn": qpn, **asdict(q)} for (peer, qpn), q in receiver.queues.items()],

@@ -95,11 +95,20 @@ class Receiver:
             return None
         return Ack(data.qpn, data.psn, kind, queue.expected, data.sent_ns, data.stack)
 
-    def serve(self, stop: threading.Event, poll_s: float = 0.05) -> None:
-        """Answer packets until ``stop`` is set (checked every ``poll_s`` while idle)."""
+    def serve(self, stop: threading.Event, *, until_ns: int | None = None, poll_s: float = 0.05) -> None:
+        """Answer packets until ``stop`` is set or the clock reaches ``until_ns``.
+
+        ``stop`` is checked at least every ``poll_s``.
+        """
         self.sock.setblocking(False)
         while not stop.is_set():
-            ready, _, _ = select.select([self.sock], [], [], poll_s)
+            timeout = poll_s
+            if until_ns is not None:
+                left = until_ns - self.clock()
+                if left <= 0:
+                    break
+                timeout = min(timeout, left / 1e9)
+            ready, _, _ = select.select([self.sock], [], [], timeout)
             if ready:
                 self._drain()
 
