@@ -21,6 +21,8 @@ from rich.console import Console
 from hpn.emulation.checks import (
     FailoverEvent,
     FailoverResult,
+    IntHopReport,
+    IntResult,
     LoadBalancingResult,
     ModeLoad,
     PolarizationResult,
@@ -205,6 +207,13 @@ def test_max_mean() -> None:
     assert max_mean([1, 1, 1, 1]) == 1.0
     assert max_mean([3, 1, 0, 0]) == 3.0
     assert max_mean([0, 0]) != max_mean([0, 0])  # nan: no load at all
+
+
+def test_int_probe_flows_go_to_the_rocev2_port() -> None:
+    a, b = list(fabric_nics(layout()).values())[:2]
+    assert Flow(a, b, sport=22000, dport=4791, int_probe=True).int_probe
+    with pytest.raises(ValueError, match="dport must be 4791, not 5003"):
+        Flow(a, b, sport=22000, dport=5003, int_probe=True)
 
 
 def test_recovery_is_the_end_of_the_outage_the_step_began() -> None:
@@ -394,6 +403,8 @@ def _report(tmp_path: Path) -> DemoReport:
     }
     report = DemoReport("hpn-mini", tmp_path)
     report.load_balancing = LoadBalancingResult(8, 2, modes, [], 1.0)
+    slot = IntHopReport("tor-s0-r0-p0", 129, 400, 400, 4 * 1152, 5 * 1152, [5_012_000, 4_987_000])
+    report.int_telemetry = IntResult(3, 3, [slot], [5_003_000, 4_996_000], [], 0.1)
     report.polarization = [
         PolarizationResult(
             "hpn-mini",
@@ -451,6 +462,8 @@ def test_report_renders_every_section_and_flags_failures(tmp_path: Path) -> None
     render(console, report)
     text = console.export_text()
     for expected in (
+        "INT hop slots (sender steps 5003, 4996 us)",
+        "5012, 4987",
         "Load balancing",
         "spray",
         "1.50",

@@ -47,7 +47,7 @@ class DemoReport:
         named: list[tuple[str, CheckResult | None]] = [
             ("reachability", self.connectivity),
             ("plane isolation", self.isolation),
-            ("INT (HPCC records)", self.int_telemetry),
+            ("INT (HPCC hop slots)", self.int_telemetry),
             ("load balancing", self.load_balancing),
             *((f"hash polarization ({p.fabric})", p) for p in self.polarization),
             ("switch restart", self.restart),
@@ -71,6 +71,10 @@ class DemoReport:
 
 def _ms(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds * 1000:.0f}"
+
+
+def _us(ns: int) -> str:
+    return f"{ns / 1000:.0f}"
 
 
 def _kb(n: int) -> str:
@@ -99,20 +103,21 @@ def render(console: Console, report: DemoReport) -> None:
                 highlight=False,
             )
     if report.int_telemetry is not None and report.int_telemetry.hops:
+        sender_us = ", ".join(_us(ns) for ns in report.int_telemetry.sender_steps_ns)
         t = Table(
-            "record",
+            "slot",
             "switch:port",
             "link rate (topology)",
-            "timestamp steps (us)",
+            "timestamp steps (us, mod 16.8 ms)",
             "tx_bytes advance / port counter",
-            title=f"INT records (sender steps {report.int_telemetry.sender_steps_us} us)",
+            title=f"INT hop slots (sender steps {sender_us} us)",
         )
         for i, hop in enumerate(report.int_telemetry.hops):
             t.add_row(
                 str(i),
                 f"{hop.switch}:{hop.port}",
                 f"{hop.link_gbps} Gb/s ({hop.expected_gbps})",
-                ", ".join(map(str, hop.timestamp_steps_us)),
+                ", ".join(_us(ns) for ns in hop.timestamp_steps_ns),
                 f"{hop.tx_advance_bytes} B / {hop.counter_bytes} B",
             )
         console.print(t)

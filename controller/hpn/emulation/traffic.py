@@ -8,7 +8,8 @@ hpn.emulation.hosts), unless a flow is pinned to a port with SO_BINDTODEVICE.
 
 - `ping`: ICMP echo between NIC pairs;
 - `FlowSet`: paced UDP flows with sequence numbers and send times, optionally
-  carrying an INT shim (the receiver decodes the records with hpn.telemetry);
+  RoCEv2 packets asking switches for INT (the receiver decodes the stack with
+  hpn.telemetry);
 - `BackgroundFlows`: the same, in a thread, for as long as a test needs;
 - `tcp_transfer`: one TCP connection moving a buffer;
 - `Capture`: raw frames seen on switch or host ports.
@@ -31,7 +32,7 @@ from types import TracebackType
 
 from hpn.emulation.layout import Layout
 from hpn.emulation.netns import entered, raw_socket
-from hpn.telemetry import DSCP_INT, IntDecodeError, IntStack, decode_udp_payload, encode_probe_payload
+from hpn.telemetry import ROCEV2_UDP_PORT, Bth, IntDecodeError, IntStack, decode_int_payload, fill_payload
 from hpn.telemetry.packets import internet_checksum
 
 MAGIC = b"HPNT"
@@ -158,7 +159,11 @@ def ping(
 
 @dataclass(frozen=True)
 class Flow:
-    """One UDP flow; `port` pins it to a NIC port, `int_probe` makes it carry an INT shim."""
+    """One UDP flow; `port` pins it to a NIC port.
+
+    `int_probe` sends RoCEv2 packets (to UDP port 4791) whose BTH asks switches to fill
+    an INT stack.
+    """
 
     src: Nic
     dst: Nic
@@ -166,6 +171,10 @@ class Flow:
     dport: int = 5001
     port: int | None = None
     int_probe: bool = False
+
+    def __post_init__(self) -> None:
+        if self.int_probe and self.dport != ROCEV2_UDP_PORT:
+            raise ValueError(f"INT probes are RoCEv2: dport must be {ROCEV2_UDP_PORT}, not {self.dport}")
 
     def __str__(self) -> str:
         pinned = "" if self.port is None else f" via p{self.port}"
@@ -219,8 +228,6 @@ class FlowSet:
             for flow in self.flows:
                 device = None if flow.port is None else flow.src.ports[flow.port]
                 s = open_socket(flow.src.netns, socket.SOCK_DGRAM, device=device)
-                if flow.int_probe:
-                    s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, DSCP_INT << 2)
                 s.bind((str(flow.src.ip), flow.sport))
                 s.connect((str(flow.dst.ip), flow.dport))
                 s.setblocking(False)
@@ -257,7 +264,7 @@ class FlowSet:
         data = HEADER.pack(MAGIC, i, seq, now)
         data += bytes(self.size - len(data))
         if log.flow.int_probe:
-            data = encode_probe_payload(data)
+            data = fill_payload(Bth(dest_qp=i, psn=seq & 0xFFFFFF), data)
         with self.cond:
             log.sent.append(now / 1e9)
         with contextlib.suppress(OSError):  # no route or a full buffer: that is a lost packet
@@ -275,9 +282,10 @@ class FlowSet:
         stack = None
         if data[:4] != MAGIC:
             try:
-                stack, data = decode_udp_payload(data)
+                probe = decode_int_payload(data)
             except IntDecodeError:
                 return
+            stack, data = probe.stack, probe.rest
         if len(data) < HEADER.size:
             return
         magic, i, seq, _ = HEADER.unpack_from(data)

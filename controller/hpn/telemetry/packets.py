@@ -1,15 +1,14 @@
-"""Packets that carry INT: build them with scapy, decode and check received frames.
+"""RoCEv2 packets that carry INT: build them with scapy, decode and check received frames.
 
-The INT bytes themselves come from hpn.telemetry.codec; this module only places them after
-the UDP header (and before a RoCEv2 BTH) and reads Ethernet/IPv4/UDP around them. Decoding
-and validation work on raw bytes, so a frame from PTF, a raw socket or a pcap all decode the
-same way; a scapy packet is accepted too and turned into bytes first.
+The BTH and INT bytes come from hpn.telemetry.codec; this module only wraps them in
+Ethernet/IPv4/UDP and reads Ethernet/IPv4/UDP around them. Decoding and validation work on
+raw bytes, so a frame from PTF, a raw socket or a pcap all decode the same way; a scapy
+packet is accepted too and turned into bytes first.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,101 +16,77 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from hpn.telemetry.codec import DSCP_INT, MAX_HOPS, IntDecodeError, IntHop, IntStack, decode_udp_payload
+from hpn.telemetry.codec import (
+    BTH_BYTES,
+    ROCEV2_UDP_PORT,
+    Bth,
+    IntDecodeError,
+    IntPayload,
+    IntStack,
+    RocePayload,
+    decode_int_payload,
+    decode_roce_payload,
+    echo_payload,
+    encode_roce_payload,
+    fill_payload,
+)
 
-ROCEV2_UDP_PORT = 4791
+__all__ = [
+    "BTH_BYTES",
+    "ETH_BYTES",
+    "ROCEV2_UDP_PORT",
+    "UDP_BYTES",
+    "Bth",
+    "decode_int_packet",
+    "decode_rocev2_packet",
+    "internet_checksum",
+    "rocev2_packet",
+    "validate_lengths_and_checksums",
+]
+
 ETHERTYPE_IPV4 = 0x0800
 ETH_BYTES = 14
+IPV4_BYTES = 20
 UDP_BYTES = 8
 MIN_FRAME_BYTES = 60
 """Shortest Ethernet frame without FCS: shorter frames are padded, so trailing bytes are fine."""
 
-_BTH = struct.Struct("!BBHBBHBBH")
-BTH_BYTES = _BTH.size
 
-
-@dataclass(frozen=True)
-class Bth:
-    """RoCEv2 Base Transport Header (12 bytes). The ICRC is not modelled: bmv2 never checks it."""
-
-    opcode: int = 0x04  # RC SEND_ONLY
-    dest_qp: int = 0
-    psn: int = 0
-    partition_key: int = 0xFFFF
-    ack_req: bool = False
-    solicited: bool = False
-    mig_req: bool = False
-    pad_count: int = 0
-    transport_version: int = 0
-    fecn: bool = False
-    becn: bool = False
-
-    def encode(self) -> bytes:
-        flags = (
-            (int(self.solicited) << 7) | (int(self.mig_req) << 6) | (self.pad_count << 4)
-        ) | self.transport_version
-        return _BTH.pack(
-            self.opcode,
-            flags,
-            self.partition_key,
-            (int(self.fecn) << 7) | (int(self.becn) << 6),
-            self.dest_qp >> 16,
-            self.dest_qp & 0xFFFF,
-            int(self.ack_req) << 7,
-            self.psn >> 16,
-            self.psn & 0xFFFF,
-        )
-
-    @classmethod
-    def decode(cls, data: bytes) -> Bth:
-        if len(data) < BTH_BYTES:
-            raise ValueError(f"truncated BTH: need {BTH_BYTES} bytes, got {len(data)}")
-        opcode, flags, pkey, fb, qp_hi, qp_lo, ack, psn_hi, psn_lo = _BTH.unpack_from(data)
-        return cls(
-            opcode=opcode,
-            dest_qp=(qp_hi << 16) | qp_lo,
-            psn=(psn_hi << 16) | psn_lo,
-            partition_key=pkey,
-            ack_req=bool(ack >> 7),
-            solicited=bool(flags >> 7),
-            mig_req=bool((flags >> 6) & 1),
-            pad_count=(flags >> 4) & 0x3,
-            transport_version=flags & 0xF,
-            fecn=bool(fb >> 7),
-            becn=bool((fb >> 6) & 1),
-        )
-
-
-def int_udp_packet(
+def rocev2_packet(
     src: str,
     dst: str,
     sport: int,
-    dport: int,
     payload: bytes = b"",
     *,
-    hops: Iterable[IntHop] = (),
-    overflow: bool = False,
-    max_hops: int = MAX_HOPS,
     bth: Bth | None = None,
-    int_bytes: bytes | None = None,
+    stack: IntStack | None = None,
+    echo: bool = False,
+    udp_payload: bytes | None = None,
+    dport: int = ROCEV2_UDP_PORT,
     eth_src: str = "00:00:00:00:00:01",
     eth_dst: str = "00:00:00:00:00:02",
     ttl: int = 64,
+    dscp: int = 0,
     ecn: int = 0,
-    dscp: int = DSCP_INT,
     ip_id: int = 1,
     udp_checksum: bool = True,
 ) -> Any:
-    """An Ethernet/IPv4/UDP scapy packet whose UDP payload is INT shim, records, [BTH], payload.
+    """An Ethernet/IPv4/UDP/BTH scapy packet, with an INT stack when ``stack`` is given.
 
-    ``int_bytes`` replaces the encoded stack with raw bytes (e.g. a malformed shim built with
-    ``IntShim(...).encode()``). ``bth`` adds a RoCEv2 BTH before ``payload``; pass
-    ``dport=ROCEV2_UDP_PORT`` for the switch to parse it. ``udp_checksum=False`` sends 0
-    ("no checksum", as RoCEv2 senders do). Lengths and checksums are filled in by scapy.
+    With ``stack`` the BTH gets ``int_fill`` (switches fill the stack) or, with ``echo``,
+    ``int_echo`` (an ACK echoing it); without, the BTH is sent as given and ``payload``
+    follows it directly. ``udp_payload`` replaces BTH, stack and payload with raw bytes (e.g.
+    a truncated stack). ``udp_checksum=False`` sends 0 ("no checksum", as RoCEv2 senders
+    do). Lengths and checksums are filled in by scapy.
     """
-    if int_bytes is None:
-        int_bytes = IntStack(overflow=overflow, max_hops=max_hops, hops=tuple(hops)).encode()
-    udp_payload = int_bytes + (b"" if bth is None else bth.encode()) + payload
+    if udp_payload is None:
+        base = Bth() if bth is None else bth
+        if stack is None:
+            udp_payload = encode_roce_payload(base, None, payload)
+        elif echo:
+            udp_payload = echo_payload(base, stack, payload)
+        else:
+            udp_payload = fill_payload(base, payload, stack=stack)
     udp = UDP(sport=sport, dport=dport) if udp_checksum else UDP(sport=sport, dport=dport, chksum=0)
     ip = IP(src=src, dst=dst, ttl=ttl, tos=(dscp << 2) | ecn, id=ip_id, proto=17)
     return Ether(src=eth_src, dst=eth_dst, type=ETHERTYPE_IPV4) / ip / udp / Raw(udp_payload)
@@ -125,7 +100,6 @@ class _Frame:
     ip_off: int
     ihl_bytes: int
     ip_total_len: int
-    dscp: int
     protocol: int
     frag_offset: int
 
@@ -146,15 +120,15 @@ def _parse_ipv4(data: bytes, ethernet: bool) -> _Frame:
         (ethertype,) = struct.unpack_from("!H", data, 12)
         if ethertype != ETHERTYPE_IPV4:
             raise IntDecodeError(f"not IPv4: ethertype 0x{ethertype:04x}")
-    if len(data) < ip_off + 20:
+    if len(data) < ip_off + IPV4_BYTES:
         raise IntDecodeError(f"truncated IPv4 header: {len(data) - ip_off} bytes")
-    ver_ihl, tos, total_len, _, flags_frag, _, proto = struct.unpack_from("!BBHHHBB", data, ip_off)
+    ver_ihl, _, total_len, _, flags_frag, _, proto = struct.unpack_from("!BBHHHBB", data, ip_off)
     if ver_ihl >> 4 != 4:
         raise IntDecodeError(f"IP version {ver_ihl >> 4} is not 4")
     ihl_bytes = (ver_ihl & 0xF) * 4
     if ihl_bytes < 20 or len(data) < ip_off + ihl_bytes:
         raise IntDecodeError(f"bad or truncated IPv4 header: ihl={ver_ihl & 0xF}")
-    return _Frame(data, ip_off, ihl_bytes, total_len, tos >> 2, proto, flags_frag & 0x1FFF)
+    return _Frame(data, ip_off, ihl_bytes, total_len, proto, flags_frag & 0x1FFF)
 
 
 def _udp_payload(frame: _Frame) -> bytes:
@@ -173,17 +147,28 @@ def _udp_payload(frame: _Frame) -> bytes:
     return data[udp_off + UDP_BYTES : udp_off + udp_len]
 
 
-def decode_int_packet(pkt: bytes | bytearray | Any, *, ethernet: bool = True) -> tuple[IntStack, bytes]:
-    """Decode a received frame (or IPv4 packet, ``ethernet=False``) into (stack, app payload).
-
-    The app payload is what follows the records, bounded by the UDP length (so Ethernet
-    padding is dropped); for RoCEv2 it starts with the BTH. Raises IntDecodeError when the
-    packet is not IPv4/UDP with DSCP_INT, or its INT stack is malformed or truncated.
-    """
+def _rocev2_udp_payload(pkt: bytes | bytearray | Any, ethernet: bool) -> bytes:
     frame = _parse_ipv4(_raw(pkt), ethernet)
-    if frame.dscp != DSCP_INT:
-        raise IntDecodeError(f"not an INT packet: DSCP 0x{frame.dscp:02x}, INT uses 0x{DSCP_INT:02x}")
-    return decode_udp_payload(_udp_payload(frame))
+    payload = _udp_payload(frame)
+    (dport,) = struct.unpack_from("!H", frame.data, frame.udp_off + 2)
+    if dport != ROCEV2_UDP_PORT:
+        raise IntDecodeError(f"not RoCEv2: UDP destination port {dport}, RoCEv2 uses {ROCEV2_UDP_PORT}")
+    return payload
+
+
+def decode_rocev2_packet(pkt: bytes | bytearray | Any, *, ethernet: bool = True) -> RocePayload:
+    """Decode a received RoCEv2 frame (or IPv4 packet, ``ethernet=False``) into BTH, stack, rest.
+
+    ``stack`` is None when the BTH sets neither INT bit. ``rest`` is bounded by the UDP length
+    (Ethernet padding is dropped). Raises IntDecodeError when the packet is not IPv4/UDP to
+    port 4791, or its BTH or stack is truncated.
+    """
+    return decode_roce_payload(_rocev2_udp_payload(pkt, ethernet))
+
+
+def decode_int_packet(pkt: bytes | bytearray | Any, *, ethernet: bool = True) -> IntPayload:
+    """Like decode_rocev2_packet, for a frame that must carry a stack (to fill, or echoed)."""
+    return decode_int_payload(_rocev2_udp_payload(pkt, ethernet))
 
 
 def internet_checksum(data: bytes) -> int:

@@ -1,0 +1,3 @@
+from hpn.hpcc.cli import main
+
+raise SystemExit(main())
