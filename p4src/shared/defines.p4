@@ -6,22 +6,17 @@
 
 typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
-typedef bit<16> group_id_t;
-typedef bit<PORT_MASK_BITS> port_mask_t;
-const port_mask_t PORT_MASK_ALL = ~(bit<PORT_MASK_BITS>)0;
+typedef bit<PORT_BITS> port_id_t;
+typedef bit<PLANE_BITS> plane_t;
+typedef bit<GROUP_ID_BITS> group_id_t;
+typedef bit<BUCKET_BITS> bucket_t;
+typedef bit<DROP_REASON_BITS> drop_reason_t;
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<8>  PROTO_TCP = 6;
 const bit<8>  PROTO_UDP = 17;
 const bit<16> UDP_PORT_ROCEV2 = 4791;
-
-// INT for HPCC is carried only by UDP packets whose IPv4 DSCP is DSCP_INT:
-// a 4-byte shim then nhop 8-byte hop records sit right after the UDP header
-// (before the RoCEv2 BTH). Other traffic is never touched. See docs/int.md.
-const bit<6>  DSCP_INT = 0x17;
-const bit<4>  INT_VERSION = 1;
-const bit<16> INT_SHIM_BYTES = 4;
-const bit<16> INT_HOP_BYTES = 8;
+const bit<16> ETHERNET_MIN_FRAME = 60;   // without FCS: shorter IPv4 packets are padded
 
 // ECN codepoints (RFC 3168).
 const bit<2> ECN_NOT_ECT = 0;
@@ -35,26 +30,31 @@ const bit<2> LB_MODE_FLOWLET = 1;
 const bit<2> LB_MODE_SPRAY = 2;
 const bit<2> LB_MODE_ADAPTIVE = 3;
 
-// Drop reasons: index of the drop counter (stats.p4). 0 means "not dropped".
-const bit<8> DROP_NONE = 0;
-const bit<8> DROP_PARSER_ERROR = 1;    // truncated headers
-const bit<8> DROP_NOT_IPV4 = 2;        // ARP, IPv6, other ethertypes
-const bit<8> DROP_IPV4_CHECKSUM = 3;
-const bit<8> DROP_IPV4_OPTIONS = 4;    // ihl != 5: options are not supported
-const bit<8> DROP_TTL_EXPIRED = 5;     // TTL 0 or 1 on arrival
-const bit<8> DROP_NO_ROUTE = 6;
-const bit<8> DROP_NO_LIVE_MEMBER = 7;  // every member of the group, in this plane, is down
-// 8 is unused: members outside the packet's plane are masked out before the
-// choice (load_balancing.p4), so a plane violation cannot be chosen.
-// Not a drop: INT shim with a bogus hop count is forwarded untouched and counted here.
-const bit<8> COUNT_INT_MALFORMED = 9;
+// Flowlet ids are 15 bits; the top bit of the stored id says "adaptive moved
+// this flowlet to its alternate bucket" (load_balancing.p4).
+const bit<16> FLOWLET_ID_MASK = 0x7fff;
+const bit<16> FLOWLET_ALTERNATE = 0x8000;
 
-// HPCC link-rate index carried in each INT record (3 bits).
+// Drop reasons: index of the drop counter (stats.p4). 0 means "not dropped".
+const drop_reason_t DROP_NONE = 0;
+const drop_reason_t DROP_PARSER_ERROR = 1;     // truncated headers
+const drop_reason_t DROP_NOT_IPV4 = 2;         // ARP, IPv6, other ethertypes
+const drop_reason_t DROP_IPV4_CHECKSUM = 3;
+const drop_reason_t DROP_IPV4_OPTIONS = 4;     // ihl != 5: options are not supported
+const drop_reason_t DROP_TTL_EXPIRED = 5;      // TTL 0 or 1 on arrival
+const drop_reason_t DROP_NO_ROUTE = 6;         // no route, or a route to a group with no entry
+const drop_reason_t DROP_NO_LIVE_MEMBER = 7;   // both members of the flow's bucket are down
+const drop_reason_t DROP_PLANE_VIOLATION = 8;  // chosen port is not in the packet's plane
+const drop_reason_t DROP_NO_PLANE = 9;         // ingress port has no plane
+const drop_reason_t DROP_IPV4_LENGTH = 10;     // total length disagrees with the frame
+
+// HPCC link-rate index carried in each INT hop (HPCC reference lineRateValues:
+// 25/50/100/200/400 Gb/s; 5-7 mean 0, "unknown").
 const bit<3> LINK_RATE_25G = 0;
 const bit<3> LINK_RATE_50G = 1;
 const bit<3> LINK_RATE_100G = 2;
 const bit<3> LINK_RATE_200G = 3;
 const bit<3> LINK_RATE_400G = 4;
-const bit<3> LINK_RATE_10G = 5;
+const bit<3> LINK_RATE_UNKNOWN = 7;
 
 #endif

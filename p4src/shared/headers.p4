@@ -17,7 +17,9 @@ header ipv4_t {
     bit<2>      ecn;
     bit<16>     total_len;
     bit<16>     identification;
-    bit<3>      flags;
+    bit<1>      flag_reserved;
+    bit<1>      flag_df;
+    bit<1>      flag_mf;        // more fragments
     bit<13>     frag_offset;
     bit<8>      ttl;
     bit<8>      protocol;
@@ -46,7 +48,8 @@ header tcp_t {
     bit<16> urgent_ptr;
 }
 
-// RoCEv2 Base Transport Header (InfiniBand BTH, 12 bytes).
+// RoCEv2 Base Transport Header (InfiniBand BTH, 12 bytes). Two of the six
+// reserved bits of byte 4 say whether an HPCC INT stack follows (docs/int.md).
 header bth_t {
     bit<8>  opcode;
     bit<1>  solicited;
@@ -56,29 +59,39 @@ header bth_t {
     bit<16> partition_key;
     bit<1>  fecn;
     bit<1>  becn;
-    bit<6>  reserved0;
+    bit<1>  int_fill;      // 0x20 of byte 4: an INT stack follows; switches fill it
+    bit<1>  int_echo;      // 0x10 of byte 4: an echoed stack follows; switches leave it
+    bit<4>  reserved0;
     bit<24> dest_qp;
     bit<1>  ack_req;
     bit<7>  reserved1;
     bit<24> psn;
 }
 
-// INT shim (4 bytes), ours: says how many HPCC hop records follow.
-header int_shim_t {
-    bit<4>  version;     // INT_VERSION
-    bit<3>  reserved;
-    bit<1>  overflow;    // a hop found INT_MAX_HOPS records and could not append
-    bit<8>  max_hops;    // informational: INT_MAX_HOPS of the sender's view
-    bit<16> nhop;        // records that follow (HPCC's nhop)
+// One hop of the HPCC reference's IntHeader (int-header.h IntHop): a 64-bit
+// word of C bit-fields that the sender reads straight from the packet buffer,
+// so on the wire it is the little-endian word with lineRate in bits 0-2,
+// time in 3-26, bytes in 27-46 and qlen in 47-63. P4 fields are most
+// significant bit first, so each wire byte holds the slices below
+// (w = the word; byte k = w[8k+7:8k]).
+header int_hop_t {
+    bit<5> time_4_0;       // byte 0: w[7:3]
+    bit<3> line_rate;      //         w[2:0]
+    bit<8> time_12_5;      // byte 1
+    bit<8> time_20_13;     // byte 2
+    bit<5> bytes_4_0;      // byte 3: w[31:27]
+    bit<3> time_23_21;     //         w[26:24]
+    bit<8> bytes_12_5;     // byte 4
+    bit<1> qlen_0_0;       // byte 5: w[47]
+    bit<7> bytes_19_13;    //         w[46:40]
+    bit<8> qlen_8_1;       // byte 6
+    bit<8> qlen_16_9;      // byte 7
 }
 
-// One HPCC hop record (alibaba-edu HPCC int-header.h IntHop), 8 bytes,
-// fields in the struct's order, most significant bit first on the wire.
-header int_hop_t {
-    bit<3>  link_rate;   // index: 25/50/100/200/400/10 Gb/s
-    bit<24> timestamp;   // egress timestamp, low 24 bits (bmv2: microseconds)
-    bit<20> tx_bytes;    // egress port byte counter in 128-byte units, low 20 bits
-    bit<17> qlen;        // egress queue length (bmv2: packets)
+// IntHeader::nhop, a little-endian uint16 after the five hops.
+header int_nhop_t {
+    bit<8> lo;
+    bit<8> hi;
 }
 
 struct headers_t {
@@ -86,37 +99,9 @@ struct headers_t {
     ipv4_t     ipv4;
     tcp_t      tcp;
     udp_t      udp;
-    int_shim_t int_shim;
-    int_hop_t[INT_MAX_HOPS] int_hops;
     bth_t      bth;
-}
-
-// Population counts of a port mask per 2^i-bit block (load_balancing.p4).
-struct swar_counts_t {
-    port_mask_t s1;   // set bits per 2-bit block
-    port_mask_t s2;   // ... per 4-bit block
-    port_mask_t s3;   // ... per 8-bit block
-    port_mask_t s4;   // ... per 16-bit block
-    port_mask_t s5;   // ... per 32-bit block
-    port_mask_t s6;   // ... per 64-bit block
-    port_mask_t s7;   // ... per 128-bit block
-    bit<16>     total;
-}
-
-struct metadata_t {
-    bit<8>      drop_reason;     // DROP_* (0: forward)
-    bit<2>      plane;
-    port_mask_t plane_ports;     // ports of the packet's plane
-    bit<16>     l4_src_port;
-    bit<16>     l4_dst_port;
-    bit<24>     dest_qp;         // RoCEv2 BTH destination QP (0 if none)
-    bit<16>     int_remaining;   // parser loop counter
-    bit<1>      int_malformed;
-    bit<1>      int_touched;     // INT data changed: UDP checksum must be redone
-    bit<1>      routed;
-    group_id_t  group_id;
-    bit<16>     egress_port16;
-    swar_counts_t live_counts;   // SWAR counts of the live members
+    int_hop_t[INT_HOP_SLOTS] int_hops;
+    int_nhop_t int_nhop;
 }
 
 #endif

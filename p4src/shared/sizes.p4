@@ -1,22 +1,34 @@
 // Table, register and counter sizes: the one place to change them.
+// Every index the program computes is bounded by construction: either its
+// type is exactly as wide as the array it indexes (ports, group ids, drop
+// reasons) or it comes out of a hash with the array size as its range
+// (flowlet slots). Nothing the controller writes can index past the end.
 #ifndef HPN_SIZES_P4
 #define HPN_SIZES_P4
 
-// Ports that can be group members, planes and load-balancing masks are
-// bitmaps over port numbers 0..PORT_MASK_BITS-1 (see load_balancing.p4).
-#define PORT_MASK_BITS 256
-#define MAX_PORTS 512            // v1model ports are 9 bits
-
-#define IPV4_LPM_SIZE 16384      // host /32s + (segment, rail) /24s, per plane
-#define GROUP_TABLE_SIZE 1024
-#define MAX_GROUPS 1024          // group ids 0..MAX_GROUPS-1
+#define PORT_BITS 9                // v1model and Tofino ports are 9 bits
+#define MAX_PORTS 512              // = 2^PORT_BITS: per-port registers and counters
 #define PORT_TABLE_SIZE 512
-#define PLANE_TABLE_SIZE 4
+#define PLANE_BITS 2
+#define PLANE_PORT_TABLE_SIZE 1024 // (plane, port) pairs: a port is in one plane
 
-#define FLOWLET_SLOTS 4096       // flowlet state slots, indexed by flow hash
-#define MEMBER_COUNTER_SIZE 262144  // MAX_GROUPS * PORT_MASK_BITS
+#define IPV4_LPM_SIZE 16384        // host /32s + (segment, rail) /24s, per plane
 
-#define INT_MAX_HOPS 5           // HPCC reference: at most 5 hop records
-#define DROP_REASON_COUNT 16
+#define GROUP_ID_BITS 12
+#define MAX_GROUPS 4096            // = 2^GROUP_ID_BITS: per-group registers
+#define GROUP_TABLE_SIZE 4096
+#define BUCKET_BITS 8
+#define MAX_BUCKETS 256            // = 2^BUCKET_BITS buckets per group at most
+#define NEXT_HOP_TABLE_SIZE 16384  // (group, bucket) entries, all groups together
+#define SELECTOR_MEMBERS 1024      // action profile members (one per port, + sentinel)
+#define SELECTOR_GROUPS 16384      // selector groups: one per (group, bucket)
+#define SELECTOR_GROUP_SIZE 3      // a bucket's pair + the bmv2 sentinel
+
+#define FLOWLET_SLOT_BITS 12
+#define FLOWLET_SLOTS 4096         // = 2^FLOWLET_SLOT_BITS
+
+#define INT_HOP_SLOTS 5            // HPCC reference IntHeader::maxHop
+#define DROP_REASON_BITS 4
+#define DROP_REASON_COUNT 16       // = 2^DROP_REASON_BITS
 
 #endif

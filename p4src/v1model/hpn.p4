@@ -4,11 +4,13 @@
 #include <v1model.p4>
 
 #include "../shared/headers.p4"
+#include "metadata.p4"
 #include "parser.p4"
 #include "control/stats.p4"
-#include "control/dual_plane.p4"
-#include "control/routing.p4"
+#include "../shared/control/dual_plane.p4"
+#include "../shared/control/routing.p4"
 #include "control/load_balancing.p4"
+#include "control/queue.p4"
 #include "control/ecn.p4"
 #include "control/int.p4"
 
@@ -20,10 +22,13 @@ control HpnIngress(inout headers_t hdr,
     Routing() routing;
     LoadBalancing() load_balancing;
     NextHopRewrite() next_hop;
+    QueueEnqueue() queue_enqueue;
     DropStats() drop_stats;
 
     apply {
-        rx_stats.apply(std_meta);
+        if (meta.adaptive_retry == 0) {
+            rx_stats.apply(std_meta);   // a resubmitted packet was counted once
+        }
         if (std_meta.parser_error != error.NoError) {
             meta.drop_reason = DROP_PARSER_ERROR;
         } else if (!hdr.ipv4.isValid()) {
@@ -32,14 +37,27 @@ control HpnIngress(inout headers_t hdr,
             meta.drop_reason = DROP_IPV4_CHECKSUM;
         } else if (hdr.ipv4.ihl != 5) {
             meta.drop_reason = DROP_IPV4_OPTIONS;
+        } else if ((bit<32>)hdr.ipv4.total_len + 14 > std_meta.packet_length
+                   || ((bit<32>)hdr.ipv4.total_len + 14 < std_meta.packet_length
+                       && std_meta.packet_length > (bit<32>)ETHERNET_MIN_FRAME)) {
+            // Truncated, or longer than the IPv4 packet beyond Ethernet's padding.
+            meta.drop_reason = DROP_IPV4_LENGTH;
         } else {
-            dual_plane.apply(hdr, meta, std_meta);
-            routing.apply(hdr, meta, std_meta);
+            dual_plane.apply(std_meta.ingress_port, meta.plane, meta.drop_reason);
+            if (meta.drop_reason == DROP_NONE) {
+                routing.apply(hdr.ipv4, meta.plane, meta.group_id, meta.drop_reason);
+            }
             if (meta.drop_reason == DROP_NONE) {
                 load_balancing.apply(hdr, meta, std_meta);
             }
+            if (meta.resubmitting == 1) {
+                return;
+            }
             if (meta.drop_reason == DROP_NONE) {
-                next_hop.apply(hdr, meta, std_meta);
+                next_hop.apply(hdr.ethernet, hdr.ipv4, meta.plane, std_meta.egress_spec, meta.drop_reason);
+            }
+            if (meta.drop_reason == DROP_NONE) {
+                queue_enqueue.apply(std_meta);
             }
         }
         drop_stats.apply(meta, std_meta);
@@ -49,11 +67,13 @@ control HpnIngress(inout headers_t hdr,
 control HpnEgress(inout headers_t hdr,
                   inout metadata_t meta,
                   inout standard_metadata_t std_meta) {
+    QueueDequeue() queue_dequeue;
     Ecn() ecn;
     IntTelemetry() int_telemetry;
     PortTxStats() tx_stats;
 
     apply {
+        queue_dequeue.apply(meta, std_meta);
         ecn.apply(hdr, meta, std_meta);
         int_telemetry.apply(hdr, meta, std_meta);
         tx_stats.apply(std_meta);

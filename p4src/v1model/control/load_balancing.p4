@@ -1,207 +1,233 @@
 // Load balancing over the members of a next-hop group, mode chosen per group.
-//   ECMP      k = hash(seed, 5-tuple, QP) mod live members
-//   FLOWLET   ECMP per flowlet: a gap longer than flowlet_gap_us starts a new
-//             flowlet, which is hashed again with a new flowlet sequence
-//   SPRAY     per-packet round robin over the live members (per-group counter)
-//   ADAPTIVE  at a flowlet boundary, the least loaded of up to
-//             ADAPTIVE_CHOICES consecutive live members from the hashed one
-//             (load: bytes this switch sent to the port in the current window)
-// Members are a port bitmap; dead ports and ports of other planes are masked
-// out before selection, so no mode can pick them and nothing is rewritten
-// when a port goes down.
+//
+// A group is B = 2^k buckets (lb_group gives the mask). Each bucket is an
+// action-selector group of two members, the bucket's pair, so next_hop reads
+// (group, bucket, pick) -> member -> port:
+//   ECMP      bucket and pick from a seeded hash of the 5-tuple and QP
+//   FLOWLET   the same hash salted with a flowlet id: a gap longer than
+//             flowlet_gap starts a new flowlet id; the state is the id, never
+//             a port, so two flows sharing a slot cannot reorder each other
+//   SPRAY     a per-group counter walks the buckets, then the halves of
+//             each pair: every 2 * B packets each member gets an equal share
+//   ADAPTIVE  FLOWLET, and the first packet of a flowlet whose port sent more
+//             than congested_bytes in the current load window is resubmitted
+//             once onto the bucket next to its own (bucket ^ 1, whose pair the
+//             controller keeps disjoint from this one's)
+//
+// Liveness comes from the switch itself: every pair member watches its port
+// (P4Runtime watch_port), and bmv2's PI server takes a member out of
+// selection when its port goes oper-down, with no controller write. A bucket
+// with one live member sends all its flows there, so only the flows of the
+// dead member move (resilient). The controller lays the pairs out so that a
+// member's flows spread over all the others when it fails (hpn.pipeline).
+//
+// bmv2 selects member (pick mod live) of a group, in the order of member
+// handles, and crashes when none is live (modulo by zero in its PI group
+// selection). So every bmv2 group also holds a sentinel member without a
+// watch port (no_live_member), which the controller creates first of all
+// members: the handle allocator gives it the lowest handle, place 0 in every
+// group. The pick is then always 1 or 5: with both members live (3 in
+// selection) 1 mod 3 and 5 mod 3 are places 1 and 2, the pair's members;
+// with one live (2) both are place 1, the live one; with none (1) place 0,
+// the sentinel, and the packet is dropped and counted. Tofino has no such
+// crash: p4src/tna has no sentinel and uses a full-width pick.
 #ifndef HPN_LOAD_BALANCING_P4
 #define HPN_LOAD_BALANCING_P4
 
-#include "port_mask.p4"
-
-// bmv2 registers can be read many times per packet; Tofino's cannot
-// (p4src/tna keeps one candidate and compares with a stored best).
-#define ADAPTIVE_CHOICES 4
-
-// K = a member index in 0..live-1 from the flow hash, the switch seed and SALT.
-// CRC is linear: XORing a seed into its input only XORs a constant into its
-// output, which permutes members without changing which flows share one
-// (polarization). So the seed is mixed in after the CRC, through a
-// multiplicative hash whose middle bits depend on all input bits.
-#define PICK_MEMBER(SALT, K) { \
-        bit<64> mixed_ = (bit<64>)(flow_hash ^ hash_seed ^ (SALT)) * 64w0x9e3779b1; \
-        hash(K, HashAlgorithm.identity, 16w0, { mixed_[47:16] }, meta.live_counts.total); \
-    }
-
-// Recent bytes sent to PORT (0 once its window has expired) into LOAD.
-// A macro, not a function: it reads this control's registers.
-#define READ_PORT_LOAD(PORT, LOAD) { \
-        bit<48> w_start_; \
-        load_window_start.read(w_start_, (bit<32>)(PORT)); \
-        load_window_bytes.read(LOAD, (bit<32>)(PORT)); \
-        if (now - w_start_ > load_window) { LOAD = 0; } \
-    }
+// Seed mixing after the CRC. A CRC is linear: a seed XORed into its input
+// only XORs a constant into its output, which permutes buckets without
+// changing which flows share one (polarization). This add-rotate-xor mix
+// (Jenkins' one-at-a-time final rounds) is not linear, uses only adds, xors
+// and constant shifts (Tofino ALUs have no multiplier), and its high bits
+// depend on every input bit.
+bit<32> seeded_mix(in bit<32> h, in bit<32> seed) {
+    bit<32> x = h ^ seed;
+    x = x + (x << 10);
+    x = x ^ (x >> 6);
+    x = x + (x << 3);
+    x = x ^ (x >> 11);
+    x = x + (x << 15);
+    return x;
+}
 
 control LoadBalancing(inout headers_t hdr,
                       inout metadata_t meta,
                       inout standard_metadata_t std_meta) {
-    register<bit<32>>(MAX_GROUPS) spray_next;
-    register<bit<48>>(FLOWLET_SLOTS) flowlet_last_seen;
-    register<bit<16>>(FLOWLET_SLOTS) flowlet_port_plus1;   // 0: none yet
-    register<bit<16>>(FLOWLET_SLOTS) flowlet_seq;
-    register<bit<48>>(MAX_PORTS) load_window_start;
+    register<bit<16>>(MAX_GROUPS) spray_next;
+    register<bit<32>>(FLOWLET_SLOTS) flowlet_last_seen;   // ingress time, us
+    register<bit<16>>(FLOWLET_SLOTS) flowlet_id;          // FLOWLET_ID_MASK | FLOWLET_ALTERNATE
+    register<bit<32>>(MAX_PORTS) load_window_start;       // us
     register<bit<32>>(MAX_PORTS) load_window_bytes;
-    counter(MEMBER_COUNTER_SIZE, CounterType.packets_and_bytes) member_tx;
+    counter(MAX_PORTS, CounterType.packets_and_bytes) member_tx;
 
     bit<32> hash_seed = 0;
-    bit<48> flowlet_gap = 10000;
-    bit<48> load_window = 1000;
-    port_mask_t live_ports = PORT_MASK_ALL;
-    bit<2> mode = LB_MODE_ECMP;
-    port_mask_t members = 0;
-
-    action set_lb_params(bit<32> seed, bit<32> flowlet_gap_us, bit<32> load_window_us) {
-        hash_seed = seed;
-        flowlet_gap = (bit<48>)flowlet_gap_us;
-        load_window = (bit<48>)load_window_us;
-    }
+    bit<32> flowlet_gap = 10000;
+    bit<32> load_window = 1000;
+    bit<32> congested_bytes = 0xffffffff;
+    bit<1> track_load = 0;
+    bucket_t bucket_mask = 0;
+    bit<4> bucket_bits = 0;
+    bit<32> hash_salt = 0;     // FLOWLET, ADAPTIVE: the flowlet id, twice
+    bit<8> alternate = 0;      // ADAPTIVE: 1 once the flowlet moved to bucket ^ 1
 
     // Switch-wide parameters: one default entry written by the controller.
+    // Times are in the target's timestamp unit (bmv2: microseconds).
+    action set_lb_params(bit<32> seed, bit<32> flowlet_gap_time, bit<32> load_window_time,
+                         bit<32> congested, bit<1> track) {
+        hash_seed = seed;
+        flowlet_gap = flowlet_gap_time;
+        load_window = load_window_time;
+        congested_bytes = congested;
+        track_load = track;
+    }
+
     table lb_params {
         actions = { set_lb_params; }
-        default_action = set_lb_params(0, 10000, 1000);
+        default_action = set_lb_params(0, 10000, 1000, 0xffffffff, 0);
         size = 1;
     }
 
-    action set_live_ports(port_mask_t ports) {
-        live_ports = ports;
-    }
-
-    // Port liveness: bit p set when port p is up. Marking a port down is one
-    // write here; groups keep listing the port and simply skip it.
-    table port_liveness {
-        actions = { set_live_ports; }
-        default_action = set_live_ports(PORT_MASK_ALL);
-        size = 1;
-    }
-
-    action set_group(bit<2> lb_mode, port_mask_t member_ports) {
-        mode = lb_mode;
-        members = member_ports;
+    // bucket_bits = log2(B), bucket_mask = B - 1: both, because Tofino cannot
+    // shift by a run-time amount to make one from the other.
+    action set_group(bit<2> lb_mode, bucket_t mask, bit<4> bits) {
+        meta.lb_mode = lb_mode;
+        bucket_mask = mask;
+        bucket_bits = bits;
     }
 
     action group_missing() {
         meta.drop_reason = DROP_NO_ROUTE;
     }
 
-    table group_table {
+    table lb_group {
         key = { meta.group_id: exact @name("group_id"); }
         actions = { set_group; group_missing; }
         default_action = group_missing();
         size = GROUP_TABLE_SIZE;
     }
 
+    // The pick is the selector's input (identity hash): member place = pick
+    // mod live members (see above: 1 or 5).
+    @max_group_size(SELECTOR_GROUP_SIZE)
+    action_selector(HashAlgorithm.identity, SELECTOR_MEMBERS, 16) nh_selector;
+
+    action set_egress_port(port_id_t port) {
+        std_meta.egress_spec = port;
+        meta.nh_chosen = 1;
+        member_tx.count((bit<32>)port);
+    }
+
+    action no_live_member() {
+        meta.nh_sentinel = 1;
+    }
+
+    table next_hop {
+        key = {
+            meta.group_id: exact @name("group_id");
+            meta.lb_bucket: exact @name("bucket");
+            meta.lb_pick: selector @name("pick");
+        }
+        actions = { set_egress_port; no_live_member; }
+        implementation = nh_selector;
+        size = NEXT_HOP_TABLE_SIZE;
+    }
+
+    // bmv2 has no RegisterAction: a read and a write of one cell in one
+    // action is its read-modify-write (ingress is one thread on bmv2).
+    action flowlet_step(in bit<32> slot, in bit<32> now) {
+        bit<32> last;
+        bit<16> id;
+        flowlet_last_seen.read(last, slot);
+        flowlet_id.read(id, slot);
+        // A slot never used (0) starts a flowlet too, also before the clock passed the gap.
+        meta.new_flowlet = (last == 0 || now - last > flowlet_gap) ? 1w1 : 1w0;
+        // A new flowlet takes the next id; a resubmitted one toggles the
+        // alternate bit, which then stays with the slot (its later flowlets
+        // hash from the alternate side: as uniform as the other).
+        id = (meta.new_flowlet == 1) ? (id & FLOWLET_ALTERNATE) | ((id + 1) & FLOWLET_ID_MASK) : id;
+        id = (meta.adaptive_retry == 1) ? id ^ FLOWLET_ALTERNATE : id;
+        flowlet_last_seen.write(slot, now);
+        flowlet_id.write(slot, id);
+        // The id salts the flow hash; the alternate bit moves to bucket ^ 1.
+        bit<32> salt = ((bit<32>)(id & FLOWLET_ID_MASK) << 16) | (bit<32>)(id & FLOWLET_ID_MASK);
+        hash_salt = salt;
+        alternate = (bit<8>)(id >> 15);
+    }
+
+    // Bucket and pick of this packet, by mode.
+    action spray_step() {
+        bit<16> next;
+        spray_next.read(next, (bit<32>)meta.group_id);
+        spray_next.write((bit<32>)meta.group_id, next + 1);
+        bit<16> c = next + hash_seed[15:0];
+        meta.lb_bucket = c[7:0] & bucket_mask;
+        // Visit k of a bucket takes the pair's members in turn (k even:
+        // place 1, k odd: place 2), so any 2 * B packets split exactly.
+        // bmv2 alone: a shift by bucket_bits (p4src/tna uses a table).
+        meta.lb_pick = ((c >> bucket_bits) & 1) == 0 ? 16w1 : 16w5;
+    }
+
     apply {
-        if (!group_table.apply().hit) {
-            return;
+        bit<32> now = std_meta.ingress_global_timestamp[31:0];
+        if (meta.adaptive_retry == 1) {
+            now = meta.first_pass_time;
         }
-        lb_params.apply();
-        port_liveness.apply();
-
-        port_mask_t live = members & live_ports & meta.plane_ports;
-        SWAR_COUNT(live, meta.live_counts)
-        if (meta.live_counts.total == 0) {
-            meta.drop_reason = DROP_NO_LIVE_MEMBER;
-            return;
-        }
-
-        bit<48> now = std_meta.ingress_global_timestamp;
-        bit<16> k = 0;
-        bit<16> port = 0;
-        bool chosen = false;
-
-        bit<32> flow_hash;
-        hash(flow_hash, HashAlgorithm.crc32, 32w0,
-             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-             64w0x100000000);
-
-        if (mode == LB_MODE_ECMP) {
-            PICK_MEMBER(32w0, k)
-        } else if (mode == LB_MODE_SPRAY) {
-            bit<32> next;
-            spray_next.read(next, (bit<32>)meta.group_id);
-            spray_next.write((bit<32>)meta.group_id, next + 1);
-            hash(k, HashAlgorithm.identity, 16w0, { next }, meta.live_counts.total);
-        } else {
-            // FLOWLET and ADAPTIVE keep per-flow state in hashed slots.
-            bit<32> slot;
-            hash(slot, HashAlgorithm.crc16, 32w0,
-                 { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                   meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-                 (bit<32>)FLOWLET_SLOTS);
-            bit<48> last_seen;
-            bit<16> stored_plus1;
-            bit<16> seq;
-            flowlet_last_seen.read(last_seen, slot);
-            flowlet_port_plus1.read(stored_plus1, slot);
-            flowlet_seq.read(seq, slot);
-            flowlet_last_seen.write(slot, now);
-
-            bool stored_live = stored_plus1 != 0
-                && ((live >> (bit<8>)(stored_plus1 - 1)) & 1) == 1;
-            if (stored_live && now - last_seen <= flowlet_gap) {
-                port = stored_plus1 - 1;
-                chosen = true;
+        lb_group.apply();
+        if (meta.drop_reason == DROP_NONE) {
+            lb_params.apply();
+            if (meta.lb_mode == LB_MODE_SPRAY) {
+                spray_step();
             } else {
-                seq = seq + 1;
-                flowlet_seq.write(slot, seq);
-                PICK_MEMBER((bit<32>)seq * 32w0x85ebca6b, k)
-                if (mode == LB_MODE_ADAPTIVE) {
-                    // Least loaded of the members k, k+1, ... (mod live count).
-                    bit<16> best = kth_set_bit(live, meta.live_counts, k);
-                    bit<32> best_load;
-                    READ_PORT_LOAD(best, best_load)
-                    bit<16> i = k;
-                    bit<16> cand;
-                    bit<32> cand_load;
-                    // ADAPTIVE_CHOICES - 1 more candidates, unrolled.
-                    i = i + 1; if (i >= meta.live_counts.total) { i = 0; }
-                    cand = kth_set_bit(live, meta.live_counts, i);
-                    READ_PORT_LOAD(cand, cand_load)
-                    if (cand_load < best_load) { best = cand; best_load = cand_load; }
-                    i = i + 1; if (i >= meta.live_counts.total) { i = 0; }
-                    cand = kth_set_bit(live, meta.live_counts, i);
-                    READ_PORT_LOAD(cand, cand_load)
-                    if (cand_load < best_load) { best = cand; best_load = cand_load; }
-                    i = i + 1; if (i >= meta.live_counts.total) { i = 0; }
-                    cand = kth_set_bit(live, meta.live_counts, i);
-                    READ_PORT_LOAD(cand, cand_load)
-                    if (cand_load < best_load) { best = cand; best_load = cand_load; }
-                    port = best;
-                    chosen = true;
+                bit<32> flow_hash;
+                hash(flow_hash, HashAlgorithm.crc32, 32w0,
+                     { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+                       meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+                     64w0x100000000);
+                if (meta.lb_mode != LB_MODE_ECMP) {
+                    bit<32> slot;
+                    hash(slot, HashAlgorithm.crc16, 32w0,
+                         { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+                           meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+                         (bit<32>)FLOWLET_SLOTS);
+                    flowlet_step(slot, now);
                 }
+                bit<32> x = seeded_mix(flow_hash ^ hash_salt, hash_seed);
+                meta.lb_bucket = (x[31:24] ^ (alternate & 1)) & bucket_mask;
+                meta.lb_pick = x[23:23] == 0 ? 16w1 : 16w5;
             }
-            if (!chosen) {
-                port = kth_set_bit(live, meta.live_counts, k);
-                chosen = true;
+
+            next_hop.apply();
+            if (meta.nh_sentinel == 1) {
+                meta.drop_reason = DROP_NO_LIVE_MEMBER;
             }
-            flowlet_port_plus1.write(slot, port + 1);
-        }
-        if (!chosen) {
-            port = kth_set_bit(live, meta.live_counts, k);
+            if (meta.drop_reason == DROP_NONE && meta.nh_chosen == 0) {
+                meta.drop_reason = DROP_NO_ROUTE;   // no entry for this bucket
+            }
         }
 
-        std_meta.egress_spec = (bit<9>)port;
-        meta.egress_port16 = port;
-        member_tx.count((bit<32>)meta.group_id * PORT_MASK_BITS + (bit<32>)port);
-
-        // Local egress state for ADAPTIVE: bytes sent to each port per window.
-        bit<48> start;
-        bit<32> bytes;
-        load_window_start.read(start, (bit<32>)port);
-        load_window_bytes.read(bytes, (bit<32>)port);
-        if (now - start > load_window) {
-            start = now;
-            bytes = 0;
+        // Local load for ADAPTIVE: bytes the switch sent to the chosen port in
+        // the current window (p4src/tna: an Lpf, a decaying byte rate).
+        if (meta.drop_reason == DROP_NONE && track_load == 1) {
+            port_id_t port = std_meta.egress_spec;
+            bit<32> start;
+            bit<32> bytes;
+            load_window_start.read(start, (bit<32>)port);
+            load_window_bytes.read(bytes, (bit<32>)port);
+            if (now - start > load_window) {
+                start = now;
+                bytes = 0;
+            }
+            if (meta.lb_mode == LB_MODE_ADAPTIVE && meta.new_flowlet == 1
+                    && meta.adaptive_retry == 0 && bytes > congested_bytes && bucket_mask != 0) {
+                meta.adaptive_retry = 1;
+                meta.first_pass_time = now;
+                meta.resubmitting = 1;
+                resubmit_preserving_field_list(0);
+            } else {
+                load_window_start.write((bit<32>)port, start);
+                load_window_bytes.write((bit<32>)port, bytes + std_meta.packet_length);
+            }
         }
-        load_window_start.write((bit<32>)port, start);
-        load_window_bytes.write((bit<32>)port, bytes + (bit<32>)std_meta.packet_length);
     }
 }
 

@@ -1,5 +1,7 @@
 // Counters readable over P4Runtime: per-port rx/tx and drops by reason.
 // (Per-member counters live with the member choice, in load_balancing.p4.)
+// Every index is as wide as its array: ports are 9 bits (MAX_PORTS cells),
+// reasons 4 bits (DROP_REASON_COUNT cells).
 #ifndef HPN_STATS_P4
 #define HPN_STATS_P4
 
@@ -18,12 +20,9 @@ control PortTxStats(in standard_metadata_t std_meta) {
 }
 
 // Every ingress drop goes through here: one reason, one count, one drop.
-control DropStats(inout metadata_t meta, inout standard_metadata_t std_meta) {
+control DropStats(in metadata_t meta, inout standard_metadata_t std_meta) {
     counter(DROP_REASON_COUNT, CounterType.packets) drops;
     apply {
-        if (meta.int_malformed == 1) {
-            drops.count((bit<32>)COUNT_INT_MALFORMED);
-        }
         if (meta.drop_reason != DROP_NONE) {
             drops.count((bit<32>)meta.drop_reason);
             mark_to_drop(std_meta);

@@ -1,0 +1,71 @@
+// IPv4 routing: (plane, destination) LPM -> next-hop group; after the load
+// balancer chose the port, the (plane, port) rewrite and the TTL decrement.
+// Architecture neutral: both programs pass in the fields these controls use.
+#ifndef HPN_ROUTING_P4
+#define HPN_ROUTING_P4
+
+control Routing(in ipv4_t ipv4, in plane_t plane, out group_id_t packet_group, inout drop_reason_t drop_reason) {
+    action set_next_hop_group(group_id_t group_id) {
+        packet_group = group_id;
+    }
+
+    action no_route() {
+        packet_group = 0;
+        drop_reason = DROP_NO_ROUTE;
+    }
+
+    table ipv4_lpm {
+        key = {
+            plane: exact @name("plane");
+            ipv4.dst_addr: lpm @name("dst_addr");
+        }
+        actions = { set_next_hop_group; no_route; }
+        default_action = no_route();
+        size = IPV4_LPM_SIZE;
+    }
+
+    apply {
+        packet_group = 0;
+        if (ipv4.ttl <= 1) {
+            drop_reason = DROP_TTL_EXPIRED;
+        } else {
+            ipv4_lpm.apply();
+        }
+    }
+}
+
+// One neighbour per port in a Clos: (plane, port) decides both MACs. The
+// plane is part of the key, so this table is also the plane's port set: a
+// port the controller did not list for the packet's plane (or a plane with
+// no ports at all) drops the packet (DROP_PLANE_VIOLATION).
+control NextHopRewrite(inout ethernet_t ethernet,
+                       inout ipv4_t ipv4,
+                       in plane_t plane,
+                       in port_id_t egress_port,
+                       inout drop_reason_t drop_reason) {
+    action rewrite_macs(mac_addr_t src_mac, mac_addr_t dst_mac) {
+        ethernet.src_addr = src_mac;
+        ethernet.dst_addr = dst_mac;
+        ipv4.ttl = ipv4.ttl - 1;
+    }
+
+    action plane_violation() {
+        drop_reason = DROP_PLANE_VIOLATION;
+    }
+
+    table plane_port {
+        key = {
+            plane: exact @name("plane");
+            egress_port: exact @name("port");
+        }
+        actions = { rewrite_macs; plane_violation; }
+        default_action = plane_violation();
+        size = PLANE_PORT_TABLE_SIZE;
+    }
+
+    apply {
+        plane_port.apply();
+    }
+}
+
+#endif

@@ -1,0 +1,51 @@
+// Egress queue accounting on bmv2: the bytes each port sent, and the bytes
+// still queued behind a packet when it leaves. bmv2 counts its queues in
+// packets; HPCC's qlen and the Tofino program (deq_qdepth) count bytes, in
+// 80-byte cells. So the program keeps a byte count per port: + at enqueue
+// (ingress), - at dequeue (egress), and reset to 0 whenever bmv2 says the
+// queue is empty behind the packet (which also forgets packets bmv2 dropped
+// after ingress counted them). ECN and INT both read what this measures.
+#ifndef HPN_QUEUE_P4
+#define HPN_QUEUE_P4
+
+// Bytes enqueued minus bytes dequeued, per egress port. Declared at the top
+// level because both ingress (enqueue) and egress (dequeue) update it; bmv2
+// holds a register's lock for the whole of each action that uses it, so the
+// read-modify-writes below are atomic. bmv2 alone: Tofino reads deq_qdepth.
+register<bit<32>>(MAX_PORTS) port_queued_bytes;
+
+control QueueEnqueue(in standard_metadata_t std_meta) {
+    action enqueue() {
+        bit<32> q;
+        port_queued_bytes.read(q, (bit<32>)std_meta.egress_spec);
+        port_queued_bytes.write((bit<32>)std_meta.egress_spec, q + std_meta.packet_length);
+    }
+    apply {
+        enqueue();
+    }
+}
+
+// Every packet leaving a port counts, INT or not.
+control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
+    register<bit<32>>(MAX_PORTS) port_tx_bytes;
+
+    action account_dequeue() {
+        bit<32> port = (bit<32>)std_meta.egress_port;
+        port_tx_bytes.read(meta.tx_before, port);
+        port_tx_bytes.write(port, meta.tx_before + std_meta.packet_length);
+        bit<32> q;
+        port_queued_bytes.read(q, port);
+        q = (q > std_meta.packet_length) ? q - std_meta.packet_length : 0;
+        q = (std_meta.deq_qdepth == 0) ? 0 : q;
+        port_queued_bytes.write(port, q);
+        meta.queued_bytes = q;
+    }
+    apply {
+        account_dequeue();
+        // q / 80 = (q / 16) / 5, the division as a multiply (exact for all
+        // 32-bit values); bmv2 alone: Tofino reads deq_qdepth in cells.
+        meta.queued_cells = (bit<32>)((((bit<64>)(meta.queued_bytes >> 4)) * 64w0xCCCCCCCD) >> 34);
+    }
+}
+
+#endif

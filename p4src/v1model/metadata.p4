@@ -1,0 +1,33 @@
+// v1model metadata shared by the controls of hpn.p4 (the TNA program has its
+// own: it bridges some of these fields from ingress to egress explicitly).
+#ifndef HPN_V1MODEL_METADATA_P4
+#define HPN_V1MODEL_METADATA_P4
+
+// Fields are at most 32 bits: bmv2 runs wider fields as big integers, and
+// Tofino containers are 32 bits.
+struct metadata_t {
+    drop_reason_t drop_reason;     // DROP_* (0: forward)
+    plane_t     plane;
+    bit<16>     l4_src_port;
+    bit<16>     l4_dst_port;
+    bit<24>     dest_qp;           // RoCEv2 BTH destination QP (0 if none)
+    group_id_t  group_id;
+    bit<2>      lb_mode;
+    bucket_t    lb_bucket;         // bucket of the group, exact key of next_hop
+    bit<16>     lb_pick;           // selector input: which member of the bucket
+    bit<1>      nh_chosen;         // a member action ran (set_egress_port)
+    bit<1>      nh_sentinel;       // the bmv2 sentinel member was chosen
+    bit<1>      new_flowlet;       // this packet starts a flowlet (FLOWLET, ADAPTIVE)
+    bit<1>      resubmitting;      // ADAPTIVE: this pass ends in a resubmit, not a send
+    @field_list(0)
+    bit<1>      adaptive_retry;    // second pass of a resubmitted adaptive packet
+    @field_list(0)
+    bit<32>     first_pass_time;   // the first pass's ingress time (a resubmitted
+                                   // packet's ingress_global_timestamp reads 0 on bmv2)
+    // egress (queue.p4): what the port held and sent when this packet left
+    bit<32>     tx_before;         // bytes sent on the egress port before this packet
+    bit<32>     queued_bytes;      // bytes still queued at the egress port
+    bit<32>     queued_cells;      // the same in 80-byte cells (Tofino's deq_qdepth unit)
+}
+
+#endif
