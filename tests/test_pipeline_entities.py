@@ -1,19 +1,24 @@
-"""Entity building against the committed P4Info: names checked, values encoded."""
+"""Entity building against the committed P4Infos: names checked, values encoded, the
+bucket groups as the data plane expects them, on both targets."""
 
 from __future__ import annotations
 
+from collections import Counter
 from ipaddress import IPv4Network
 from pathlib import Path
 
 import finsy as fy
 import pytest
 
-from hpn.pipeline import PipelineMismatch, check_schema, load_schema, names, switch_entities
+from hpn.pipeline import PipelineMismatch, Target, check_schema, load_target_schema, names, switch_entities
+from hpn.pipeline.buckets import intact_layout
+from hpn.pipeline.load_balancing import SENTINEL_MEMBER_ID, member_id, sbox_words, selector_group_id
 from hpn.pipeline.p4info import P4INFO_PATH
-from hpn.pipeline.values import mac_to_int, mask_ports, pmax_scaled, port_mask
+from hpn.pipeline.values import mac_to_int, pmax_scaled
 from hpn.routing.state import EcnConfig, Group, LbMode, LbParams, PortConfig, Route, SwitchState
 
 ECN = EcnConfig(10, 70, 0.2)
+TARGETS = [Target.BMV2, Target.TOFINO]
 
 
 def sample_state() -> SwitchState:
@@ -27,63 +32,127 @@ def sample_state() -> SwitchState:
         name="tor-s0-r0-p0",
         switch_mac="02:00:00:00:00:fe",
         routes=(Route(0, IPv4Network("10.1.0.0/24"), 1), Route(1, IPv4Network("10.1.0.0/24"), 2)),
-        groups=(Group(1, LbMode.FLOWLET, frozenset({2, 3})), Group(2, LbMode.SPRAY, frozenset({6, 7}))),
-        ports=(
-            *ports[:2],
-            PortConfig(2, 0, "x", "02:00:00:00:01:02", 400, EcnConfig(10, 70, 0.2)),
-            *ports[3:],
+        groups=(
+            Group(1, LbMode.FLOWLET, frozenset({0, 1, 2, 3})),
+            Group(2, LbMode.SPRAY, frozenset({6, 7})),
         ),
+        ports=(*ports[:2], PortConfig(2, 0, "x", "02:00:00:00:01:02", 400, ECN), *ports[3:]),
         lb=LbParams(hash_seed=7, flowlet_gap_us=50, load_window_us=100),
-        live_ports=frozenset({0, 1, 2, 4, 5, 6, 7}),
     )
 
 
-def test_committed_p4info_matches_pipeline_names() -> None:
-    schema = load_schema()
-    for table in names.ALL_TABLES:
-        assert schema.tables[table.name].name == table.name
+def by_kind(entities: list[object]) -> dict[type, list[object]]:
+    out: dict[type, list[object]] = {}
+    for e in entities:
+        out.setdefault(type(e), []).append(e)
+    return out
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_committed_p4info_matches_pipeline_names(target: Target) -> None:
+    schema = load_target_schema(target)
+    for table in target.tables:
+        assert schema.tables[target.qualify(table.name)].name == target.qualify(table.name)
 
 
 def test_renamed_table_fails_loudly(tmp_path: Path) -> None:
     renamed = tmp_path / "renamed.p4info.txtpb"
     renamed.write_text(P4INFO_PATH.read_text().replace("routing.ipv4_lpm", "routing.ipv4_routes"))
-    schema = fy.P4Schema(renamed)
     with pytest.raises(PipelineMismatch, match=r"table HpnIngress\.routing\.ipv4_lpm is missing"):
-        check_schema(schema)
+        check_schema(fy.P4Schema(renamed))
 
 
-def test_every_entity_encodes_against_p4info() -> None:
-    schema = load_schema()
-    entities = switch_entities(sample_state())
-    encoded = [e.encode(schema).table_entry for e in entities]
-    tables = {schema.tables[e.table_id].name for e in encoded}
-    assert tables == {t.name for t in names.ALL_TABLES}
-    # 2 defaults + 2 planes + 8 ports x (plane, mac, int) + 1 ecn + 2 groups + 2 routes
-    assert len(encoded) == 2 + 2 + 8 * 3 + 1 + 2 + 2
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_entity_encodes_against_its_targets_p4info(target: Target) -> None:
+    schema = load_target_schema(target)
+    entities = switch_entities(sample_state(), target)
+    for e in entities:
+        e.encode(schema)  # raises on any unknown name or bad value
+    used = {e.table_id for e in entities if isinstance(e, fy.P4TableEntry)}
+    assert {target.qualify(t.name) for t in target.tables} == used  # every table gets entries
 
 
-def test_group_member_mask_and_liveness_bits() -> None:
-    schema = load_schema()
+@pytest.mark.parametrize("target", TARGETS)
+def test_members_come_before_groups_and_groups_before_the_entries_that_use_them(target: Target) -> None:
+    entities = switch_entities(sample_state(), target)
+    kinds = [type(e).__name__ for e in entities]
+    last_member = max(i for i, k in enumerate(kinds) if k == "P4ActionProfileMember")
+    first_group = kinds.index("P4ActionProfileGroup")
+    last_group = max(i for i, k in enumerate(kinds) if k == "P4ActionProfileGroup")
+    first_indirect = min(
+        i
+        for i, e in enumerate(entities)
+        if isinstance(e, fy.P4TableEntry) and isinstance(e.action, fy.P4IndirectAction)
+    )
+    assert last_member < first_group and last_group < first_indirect
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_each_bucket_is_a_selector_group_of_its_pair_each_watching_its_port(target: Target) -> None:
     state = sample_state()
-    by_table: dict[str, list[fy.P4TableEntry]] = {}
-    for e in switch_entities(state):
-        by_table.setdefault(e.table_id, []).append(e)
-    group = by_table[names.GROUP_TABLE.name][0].encode(schema).table_entry
-    params = {p.param_id: int.from_bytes(p.value, "big") for p in group.action.action.params}
-    assert mask_ports(params[2]) == {2, 3}
-    assert params[1] == LbMode.FLOWLET
-    live = by_table[names.PORT_LIVENESS.name][0].encode(schema).table_entry
-    assert live.is_default_action
-    assert mask_ports(int.from_bytes(live.action.action.params[0].value, "big")) == state.live_ports
+    groups = [e for e in switch_entities(state, target) if isinstance(e, fy.P4ActionProfileGroup)]
+    layout = intact_layout({0, 1, 2, 3})
+    assert len(groups) == len(layout.pairs) + 1  # group 2 (two members) is one bucket
+    for bucket, pair in enumerate(layout.pairs):
+        group = next(g for g in groups if g.group_id == selector_group_id(1, bucket))
+        watched = {(m.member_id, m.weight) for m in group.members or [] if m.member_id != SENTINEL_MEMBER_ID}
+        assert watched == {(member_id(p), (1, p)) for p in pair}
+        sentinel = [m for m in group.members or [] if m.member_id == SENTINEL_MEMBER_ID]
+        assert len(sentinel) == (1 if target.has_sentinel else 0)
+        if sentinel:
+            assert sentinel[0].weight == 1  # no watch port: it never leaves selection
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_next_hop_entries_point_each_bucket_at_its_group(target: Target) -> None:
+    entries = [e for e in switch_entities(sample_state(), target) if isinstance(e, fy.P4TableEntry)]
+    tables = Counter(e.table_id for e in entries if isinstance(e.action, fy.P4IndirectAction))
+    buckets = len(intact_layout({0, 1, 2, 3}).pairs) + 1
+    assert tables[target.qualify(names.NEXT_HOP.name)] == buckets
+    for e in entries:
+        if e.table_id == target.qualify(names.NEXT_HOP.name):
+            match = dict(e.match or {})
+            assert isinstance(e.action, fy.P4IndirectAction)
+            assert e.action.group_id == selector_group_id(int(match["group_id"]), int(match["bucket"]))
+
+
+def test_lb_group_gives_mode_mask_and_bits() -> None:
+    entries = [e for e in switch_entities(sample_state()) if isinstance(e, fy.P4TableEntry)]
+    lb = {dict(e.match or {})["group_id"]: e.action for e in entries if e.table_id == names.LB_GROUP.name}
+    one = lb[1]
+    assert isinstance(one, fy.P4TableAction)
+    bits = intact_layout({0, 1, 2, 3}).bits
+    assert dict(one.args) == {"lb_mode": int(LbMode.FLOWLET), "mask": (1 << bits) - 1, "bits": bits}
+
+
+def test_times_are_converted_to_each_targets_timestamp_unit() -> None:
+    state = sample_state()
+    for target, gap in ((Target.BMV2, 50), (Target.TOFINO, round(50_000 / 1024))):
+        params = switch_entities(state, target)[0]
+        assert isinstance(params, fy.P4TableEntry) and isinstance(params.action, fy.P4TableAction)
+        assert params.action.args["flowlet_gap_time"] == gap
+
+
+def test_tofino_seed_sbox_is_derived_from_the_seed_only() -> None:
+    state = sample_state()
+
+    def sbox(target: Target) -> list[fy.P4TableEntry]:
+        table = target.qualify(names.SEED_SBOX.name)
+        return [
+            e
+            for e in switch_entities(state, target)
+            if isinstance(e, fy.P4TableEntry) and e.table_id == table
+        ]
+
+    assert len(sbox(Target.TOFINO)) == 256
+    assert not sbox(Target.BMV2)  # bmv2 mixes the seed arithmetically
+    assert sbox_words(7) == sbox_words(7) != sbox_words(8)
 
 
 def test_value_conversions_reject_bad_input() -> None:
     assert mac_to_int("02:00:00:00:00:01") == 0x020000000001
     with pytest.raises(ValueError, match="not a MAC"):
         mac_to_int("02:00:00:00:01")
-    with pytest.raises(ValueError, match="port 256 cannot be in a port mask"):
-        port_mask([1, 256])
-    assert port_mask([0, 255]) == 1 | (1 << 255)
     assert pmax_scaled(0.5) == 32768
     with pytest.raises(ValueError, match="pmax"):
         pmax_scaled(1.5)

@@ -20,7 +20,7 @@ from hpn.routing.failures import FailureView
 from hpn.routing.groups import MAX_GROUPS
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
 from hpn.routing.reach import ReachReport, physical_cut, reachability
-from hpn.routing.state import PORT_MASK_BITS, LbMode, LinkRate, SwitchState
+from hpn.routing.state import PORT_LIMIT, LbMode, LinkRate, SwitchState
 from hpn.topology import Fabric, NicPort, Role, SwitchPort, load_fabric, load_fabric_text
 from hpn.topology.model import Link
 
@@ -258,8 +258,8 @@ def _assert_bounds(states: States) -> None:
         ids = [g.group_id for g in state.groups]
         assert len(set(ids)) == len(ids)
         assert all(0 < i < MAX_GROUPS for i in ids)
-        assert all(0 <= p < PORT_MASK_BITS for g in state.groups for p in g.ports)
-        assert all(p.port < PORT_MASK_BITS for p in state.ports)
+        assert all(0 <= p < PORT_LIMIT for g in state.groups for p in g.ports)
+        assert all(p.port < PORT_LIMIT for p in state.ports)
         keys = [(g.mode, g.ports) for g in state.groups]
         assert len(set(keys)) == len(keys), f"{state.name}: duplicate groups"
         assert {r.group_id for r in state.routes} == set(ids), f"{state.name}: unused or missing groups"

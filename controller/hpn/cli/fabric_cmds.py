@@ -7,14 +7,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import finsy as fy
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hpn.cli.common import Exit, console, fail, failure_file, failure_view, load, run_dir, targets
 from hpn.emulation import control as emulation
-from hpn.pipeline import PipelineMismatch, load_schema, switch_entities
+from hpn.pipeline import Entity, PipelineMismatch, load_schema, switch_entities
 from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
@@ -115,7 +114,7 @@ def _schema_or_fail() -> None:
 
 def _desired_and_targets(
     fabric: Fabric, failures: FailureView, host: str | None, targets_file: Path | None, only: list[str]
-) -> tuple[dict[str, list[fy.P4TableEntry]], list[SwitchTarget]]:
+) -> tuple[dict[str, list[Entity]], list[SwitchTarget]]:
     """Entities of every up switch (or only those named) and where those switches are."""
     states = desired_states(fabric, failures)
     desired = {n: switch_entities(s) for n, s in states.items() if not only or n in only}

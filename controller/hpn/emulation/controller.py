@@ -22,10 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
-import finsy as fy
-
 from hpn.emulation.fabric import Emulation
-from hpn.pipeline import switch_entities
+from hpn.pipeline import Entity, switch_entities
 from hpn.pipeline.names import PORT_TX_COUNTER
 from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
@@ -96,7 +94,7 @@ class EmulationController:
         states = compute_fabric_state(self.fabric, self.failures)
         return with_lb_mode(states, self.lb_mode) if self.lb_mode is not None else states
 
-    def desired(self) -> dict[str, list[fy.P4TableEntry]]:
+    def desired(self) -> dict[str, list[Entity]]:
         return {name: switch_entities(state) for name, state in self.states().items()}
 
     async def push(self) -> PushReport:

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import finsy as fy
 
 from hpn.pipeline import dual_plane, ecn, int_telemetry, load_balancing, routing
+from hpn.pipeline.targets import Target
 from hpn.routing.state import SwitchState
 
+Entity: TypeAlias = fy.P4TableEntry | fy.P4ActionProfileMember | fy.P4ActionProfileGroup
 
-def switch_entities(state: SwitchState) -> list[fy.P4TableEntry]:
-    """Desired entities in a stable order (defaults first, then tables)."""
-    entities: list[fy.P4TableEntry] = [
-        load_balancing.lb_params_entry(state.lb),
-        load_balancing.liveness_entry(state.live_ports),
+
+def switch_entities(state: SwitchState, target: Target = Target.BMV2) -> list[Entity]:
+    """Desired entities in a stable order that can be written as it is: members before the
+    groups that hold them, groups before the entries that point at them."""
+    groups = sorted(state.groups)
+    entities: list[Entity] = [
+        load_balancing.lb_params_entry(state.lb, target, track_load=load_balancing.tracks_load(groups))
     ]
-    for plane, ports in sorted(state.plane_ports().items()):
-        entities.append(dual_plane.plane_ports_entry(plane, ports))
+    entities.extend(load_balancing.seed_entries(state.lb, target))
     for port in sorted(state.ports):
-        entities.append(dual_plane.port_plane_entry(port))
-        entities.append(routing.port_mac_entry(state.switch_mac, port))
-        entities.append(int_telemetry.int_port_entry(port.port, port.speed_gbps))
+        entities.append(dual_plane.port_plane_entry(port, target))
+        entities.append(routing.plane_port_entry(state.switch_mac, port, target))
+        entities.append(int_telemetry.int_port_entry(port.port, port.speed_gbps, target))
         if port.ecn is not None:
-            entities.append(ecn.ecn_entry(port.port, port.ecn))
-    entities.extend(load_balancing.group_entry(g) for g in sorted(state.groups))
-    entities.extend(routing.route_entry(r) for r in sorted(state.routes))
+            entities.extend(ecn.ecn_entries(port.port, port.ecn, target))
+    entities.extend(load_balancing.member_entries((p for g in groups for p in g.ports), target))
+    for group in groups:
+        entities.extend(load_balancing.selector_groups(group, target))
+    for group in groups:
+        entities.extend(load_balancing.group_entries(group, target))
+    entities.extend(routing.route_entry(r, target) for r in sorted(state.routes))
     return entities

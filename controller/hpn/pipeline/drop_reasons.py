@@ -13,4 +13,6 @@ class DropReason(enum.IntEnum):
     TTL_EXPIRED = 5
     NO_ROUTE = 6
     NO_LIVE_MEMBER = 7
-    INT_MALFORMED = 9  # not a drop: forwarded untouched, counted
+    PLANE_VIOLATION = 8
+    NO_PLANE = 9
+    IPV4_LENGTH = 10

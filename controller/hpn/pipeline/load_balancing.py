@@ -1,46 +1,148 @@
-"""Entities of the load-balancing control: groups, switch LB params, liveness."""
+"""Entities of the load-balancing control: switch LB params, members, bucket groups.
+
+A next-hop group becomes (p4src/v1model/control/load_balancing.p4):
+- an `lb_group` entry: mode, bucket mask and bucket bits;
+- one action-selector group per bucket, holding the bucket's pair of members, each
+  watching its own port (the switch drops a member whose port goes down by itself), plus,
+  on bmv2, the sentinel member that keeps a group from ever having no live member;
+- one `next_hop` entry per bucket pointing at that selector group.
+Members are shared: one per port (`set_egress_port(port)`), plus the sentinel, which is
+written before every other member: bmv2 then gives it the lowest handle, the first place
+in every group, which the program's pick relies on (load_balancing.p4).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import finsy as fy
 
 from hpn.pipeline import names
-from hpn.pipeline.values import port_mask
-from hpn.routing.state import Group, LbParams
+from hpn.pipeline.buckets import MAX_BUCKET_BITS, BucketLayout, layout
+from hpn.pipeline.targets import Target
+from hpn.routing.state import Group, LbMode, LbParams
 
-_SET_GROUP = next(iter(names.GROUP_TABLE.actions))
-_SET_LB_PARAMS = next(iter(names.LB_PARAMS.actions))
-_SET_LIVE = next(iter(names.PORT_LIVENESS.actions))
+SENTINEL_MEMBER_ID = 1
+"""Member id of `no_live_member` (bmv2 only)."""
+MAX_BUCKETS = 1 << MAX_BUCKET_BITS
 
 
-def group_entry(group: Group) -> fy.P4TableEntry:
+def member_id(port: int) -> int:
+    """Action-profile member id of the member that sends to `port`."""
+    return port + 2
+
+
+def selector_group_id(group_id: int, bucket: int) -> int:
+    """Action-profile group id of bucket `bucket` of next-hop group `group_id`."""
+    return group_id * MAX_BUCKETS + bucket + 1
+
+
+def lb_params_entry(params: LbParams, target: Target, *, track_load: bool) -> fy.P4TableEntry:
+    """The switch-wide default entry; `track_load` when any group is ADAPTIVE."""
     return fy.P4TableEntry(
-        names.GROUP_TABLE.name,
-        match=fy.P4TableMatch(group_id=group.group_id),
-        action=fy.P4TableAction(_SET_GROUP, lb_mode=int(group.mode), member_ports=port_mask(group.ports)),
-    )
-
-
-def lb_params_entry(params: LbParams) -> fy.P4TableEntry:
-    return fy.P4TableEntry(
-        names.LB_PARAMS.name,
+        target.qualify(names.LB_PARAMS.name),
         is_default_action=True,
         action=fy.P4TableAction(
-            _SET_LB_PARAMS,
+            target.qualify(next(iter(names.LB_PARAMS.actions))),
             seed=params.hash_seed & 0xFFFFFFFF,
-            flowlet_gap_us=params.flowlet_gap_us,
-            load_window_us=params.load_window_us,
+            flowlet_gap_time=target.time_units(params.flowlet_gap_us),
+            load_window_time=target.time_units(params.load_window_us),
+            congested=min(params.congested_bytes, 0xFFFFFFFF),
+            track=int(track_load),
         ),
     )
 
 
-def liveness_entry(live_ports: Iterable[int] | None) -> fy.P4TableEntry:
-    """Default entry of port_liveness; None means every port is up."""
-    mask = (1 << names.PORT_MASK_BITS) - 1 if live_ports is None else port_mask(live_ports)
-    return fy.P4TableEntry(
-        names.PORT_LIVENESS.name,
-        is_default_action=True,
-        action=fy.P4TableAction(_SET_LIVE, ports=mask),
+def sbox_words(seed: int) -> list[int]:
+    """The 256 words Tofino's seed_sbox mixes into the flow hash: derived from the seed
+    alone, so one seed always gives one switch the same hashing."""
+    return [
+        int.from_bytes(hashlib.blake2b(seed.to_bytes(8, "big") + bytes([i]), digest_size=4).digest(), "big")
+        for i in range(256)
+    ]
+
+
+def seed_entries(params: LbParams, target: Target) -> list[fy.P4TableEntry]:
+    """Tofino's seed_sbox entries (bmv2 mixes the seed arithmetically: none)."""
+    if target is not Target.TOFINO:
+        return []
+    table = target.qualify(names.SEED_SBOX.name)
+    action = target.qualify(next(iter(names.SEED_SBOX.actions)))
+    return [
+        fy.P4TableEntry(table, match=fy.P4TableMatch(low_byte=i), action=fy.P4TableAction(action, word=word))
+        for i, word in enumerate(sbox_words(params.hash_seed & 0xFFFFFFFF))
+    ]
+
+
+def member_entries(ports: Iterable[int], target: Target) -> list[fy.P4ActionProfileMember]:
+    """One member per port that some group uses, and the sentinel first on bmv2."""
+    profile = target.qualify(names.NH_SELECTOR)
+    members: list[fy.P4ActionProfileMember] = []
+    if target.has_sentinel:
+        members.append(
+            fy.P4ActionProfileMember(
+                profile,
+                member_id=SENTINEL_MEMBER_ID,
+                action=fy.P4TableAction(target.qualify(names.NO_LIVE_MEMBER)),
+            )
+        )
+    for port in sorted(set(ports)):
+        members.append(
+            fy.P4ActionProfileMember(
+                profile,
+                member_id=member_id(port),
+                action=fy.P4TableAction(target.qualify(names.SET_EGRESS_PORT), port=port),
+            )
+        )
+    return members
+
+
+def group_layout(group: Group) -> BucketLayout:
+    return layout(group.ports, group.intact)
+
+
+def selector_groups(group: Group, target: Target) -> list[fy.P4ActionProfileGroup]:
+    """The bucket groups of `group`: each pair member watches its port."""
+    profile = target.qualify(names.NH_SELECTOR)
+    sentinel = [fy.P4Member(SENTINEL_MEMBER_ID, weight=1)] if target.has_sentinel else []
+    return [
+        fy.P4ActionProfileGroup(
+            profile,
+            group_id=selector_group_id(group.group_id, bucket),
+            max_size=target.group_size,
+            members=[*sentinel, *(fy.P4Member(member_id(p), weight=(1, p)) for p in pair)],
+        )
+        for bucket, pair in enumerate(group_layout(group).pairs)
+    ]
+
+
+def group_entries(group: Group, target: Target) -> list[fy.P4TableEntry]:
+    """`lb_group` and the per-bucket `next_hop` entries."""
+    buckets = group_layout(group)
+    entries = [
+        fy.P4TableEntry(
+            target.qualify(names.LB_GROUP.name),
+            match=fy.P4TableMatch(group_id=group.group_id),
+            action=fy.P4TableAction(
+                target.qualify(next(iter(names.LB_GROUP.actions))),
+                lb_mode=int(group.mode),
+                mask=buckets.mask,
+                bits=buckets.bits,
+            ),
+        )
+    ]
+    entries.extend(
+        fy.P4TableEntry(
+            target.qualify(names.NEXT_HOP.name),
+            match=fy.P4TableMatch(group_id=group.group_id, bucket=bucket),
+            action=fy.P4IndirectAction(group_id=selector_group_id(group.group_id, bucket)),
+        )
+        for bucket in range(len(buckets.pairs))
     )
+    return entries
+
+
+def tracks_load(groups: Iterable[Group]) -> bool:
+    """Whether the switch must keep per-port load (only ADAPTIVE groups read it)."""
+    return any(g.mode is LbMode.ADAPTIVE for g in groups)

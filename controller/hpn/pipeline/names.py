@@ -1,8 +1,10 @@
-"""Every P4 table, action, field and counter name the controller uses.
+"""Every P4 table, action, action profile and counter name the controller uses.
 
-pipeline/ is the only package that knows P4 names; `hpn.pipeline.p4info`
-checks all of them against the committed P4Info when it is loaded, so a
-renamed table in the P4 fails loudly at start, not at the first write.
+pipeline/ is the only package that knows P4 names; `hpn.pipeline.p4info` checks all of
+them against the committed P4Info of each target when it is loaded, so a renamed table in
+the P4 fails loudly at start, not at the first write. Names are written as the v1model
+program has them; `Target.qualify` gives a target's form (bf-p4c prefixes the Tofino
+pipeline's instance name, ``pipe.``).
 """
 
 from __future__ import annotations
@@ -18,77 +20,89 @@ class TableName:
     match_fields: tuple[str, ...]
     actions: dict[str, tuple[str, ...]]
     keyless: bool = False
+    action_profile: str | None = None
 
 
 _IN = "HpnIngress"
 _EG = "HpnEgress"
+_LB = f"{_IN}.load_balancing"
 
-IPV4_LPM = TableName(
-    f"{_IN}.routing.ipv4_lpm",
-    ("plane", "dst_addr"),
-    {f"{_IN}.routing.set_next_hop_group": ("group_id",), f"{_IN}.routing.no_route": ()},
-)
-PORT_MAC = TableName(
-    f"{_IN}.next_hop.port_mac",
-    ("port",),
-    {f"{_IN}.next_hop.rewrite_macs": ("src_mac", "dst_mac")},
-)
-GROUP_TABLE = TableName(
-    f"{_IN}.load_balancing.group_table",
-    ("group_id",),
-    {f"{_IN}.load_balancing.set_group": ("lb_mode", "member_ports")},
-)
-LB_PARAMS = TableName(
-    f"{_IN}.load_balancing.lb_params",
-    (),
-    {f"{_IN}.load_balancing.set_lb_params": ("seed", "flowlet_gap_us", "load_window_us")},
-    keyless=True,
-)
-PORT_LIVENESS = TableName(
-    f"{_IN}.load_balancing.port_liveness",
-    (),
-    {f"{_IN}.load_balancing.set_live_ports": ("ports",)},
-    keyless=True,
-)
 INGRESS_PORT_PLANE = TableName(
     f"{_IN}.dual_plane.ingress_port_plane",
     ("ingress_port",),
     {f"{_IN}.dual_plane.set_plane": ("plane",)},
 )
-PLANE_PORTS = TableName(
-    f"{_IN}.dual_plane.plane_ports",
-    ("plane",),
-    {f"{_IN}.dual_plane.set_plane_ports": ("ports",)},
+IPV4_LPM = TableName(
+    f"{_IN}.routing.ipv4_lpm",
+    ("plane", "dst_addr"),
+    {f"{_IN}.routing.set_next_hop_group": ("group_id",), f"{_IN}.routing.no_route": ()},
+)
+LB_PARAMS = TableName(
+    f"{_LB}.lb_params",
+    (),
+    {f"{_LB}.set_lb_params": ("seed", "flowlet_gap_time", "load_window_time", "congested", "track")},
+    keyless=True,
+)
+LB_GROUP = TableName(
+    f"{_LB}.lb_group",
+    ("group_id",),
+    {f"{_LB}.set_group": ("lb_mode", "mask", "bits")},
+)
+NH_SELECTOR = f"{_LB}.nh_selector"
+"""The action selector of next_hop: its members and (bucket) groups."""
+SET_EGRESS_PORT = f"{_LB}.set_egress_port"
+NO_LIVE_MEMBER = f"{_LB}.no_live_member"
+# The selector's input (`pick`) is not a P4Runtime match field: the key is (group, bucket).
+NEXT_HOP = TableName(
+    f"{_LB}.next_hop",
+    ("group_id", "bucket"),
+    {SET_EGRESS_PORT: ("port",)},
+    action_profile=NH_SELECTOR,
+)
+PLANE_PORT = TableName(
+    f"{_IN}.next_hop.plane_port",
+    ("plane", "port"),
+    {f"{_IN}.next_hop.rewrite_macs": ("src_mac", "dst_mac")},
 )
 ECN_PORT = TableName(
     f"{_EG}.ecn.ecn_port",
     ("port",),
-    {f"{_EG}.ecn.set_red": ("kmin_pkts", "kmax_pkts", "pmax_scaled")},
+    {f"{_EG}.ecn.set_red": ("kmin_depth", "kmax_depth", "pmax_scaled")},
 )
+ECN_RAMP = TableName(
+    f"{_EG}.ecn.ecn_ramp",
+    ("port", "depth"),
+    {f"{_EG}.ecn.mark": (), f"{_EG}.ecn.mark_with_probability": ("threshold",)},
+)
+"""Tofino's ECN: (port, queue-depth range) -> mark, or mark below a random threshold."""
+SEED_SBOX = TableName(
+    f"{_LB}.seed_sbox",
+    ("low_byte",),
+    {f"{_LB}.sbox_mix": ("word",)},
+)
+"""Tofino's seed mixing: 256 seed-derived words keyed by the low byte of the hash."""
 INT_PORT = TableName(
     f"{_EG}.int_telemetry.int_port",
     ("port",),
     {f"{_EG}.int_telemetry.set_link_rate": ("rate",)},
 )
 
-ALL_TABLES: tuple[TableName, ...] = (
-    IPV4_LPM,
-    PORT_MAC,
-    GROUP_TABLE,
-    LB_PARAMS,
-    PORT_LIVENESS,
+COMMON_TABLES: tuple[TableName, ...] = (
     INGRESS_PORT_PLANE,
-    PLANE_PORTS,
-    ECN_PORT,
+    IPV4_LPM,
+    LB_PARAMS,
+    LB_GROUP,
+    NEXT_HOP,
+    PLANE_PORT,
     INT_PORT,
 )
+"""Tables both programs have, under the same names (hpn.pipeline.targets adds the rest)."""
 
 # Indirect counters (name -> size is checked against the P4Info).
 PORT_RX_COUNTER = f"{_IN}.rx_stats.port_rx"
 PORT_TX_COUNTER = f"{_EG}.tx_stats.port_tx"
 DROP_COUNTER = f"{_IN}.drop_stats.drops"
-MEMBER_COUNTER = f"{_IN}.load_balancing.member_tx"
+MEMBER_COUNTER = f"{_LB}.member_tx"
 ALL_COUNTERS: tuple[str, ...] = (PORT_RX_COUNTER, PORT_TX_COUNTER, DROP_COUNTER, MEMBER_COUNTER)
-
-PORT_MASK_BITS = 256
-"""Width of port bitmaps (PORT_MASK_BITS in p4src/shared/sizes.p4)."""
+EGRESS_DROP_COUNTER = f"{_EG}.drop_stats.egress_drops"
+"""Tofino only: drops decided in egress (the IPv4 length check)."""

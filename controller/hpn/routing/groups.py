@@ -14,8 +14,8 @@ from ipaddress import IPv4Network
 
 from hpn.routing.state import Group, LbMode, Route
 
-MAX_GROUPS = 1024
-"""Group ids are 1..MAX_GROUPS-1 (p4src/shared/sizes.p4); 0 is never used."""
+MAX_GROUPS = 4096
+"""Group ids are 1..MAX_GROUPS-1 (MAX_GROUPS in p4src/shared/sizes.p4); 0 is never used."""
 
 GroupKey = tuple[LbMode, frozenset[int]]
 
@@ -47,14 +47,16 @@ class Interner:
     """
 
     def __init__(self) -> None:
-        self._groups: dict[tuple[int, LbMode, frozenset[int]], Group] = {}
+        self._groups: dict[tuple[int, LbMode, frozenset[int], frozenset[int] | None], Group] = {}
         self._routes: dict[tuple[int, int, int], Route] = {}
 
-    def group(self, group_id: int, mode: LbMode, ports: frozenset[int]) -> Group:
-        key = (group_id, mode, ports)
+    def group(
+        self, group_id: int, mode: LbMode, ports: frozenset[int], intact: frozenset[int] | None = None
+    ) -> Group:
+        key = (group_id, mode, ports, intact)
         found = self._groups.get(key)
         if found is None:
-            found = self._groups[key] = Group(group_id, mode, ports)
+            found = self._groups[key] = Group(group_id, mode, ports, intact)
         return found
 
     def route(self, plane: int, prefix: IPv4Network, group_id: int) -> Route:
@@ -63,6 +65,11 @@ class Interner:
         if found is None:
             found = self._routes[key] = Route(plane, prefix, group_id)
         return found
+
+
+def _shrunk_from(intact: frozenset[int] | None, live: frozenset[int]) -> frozenset[int] | None:
+    """The intact members when `live` is a strict subset of them, else None."""
+    return intact if intact is not None and live < intact else None
 
 
 def allocate(
@@ -102,6 +109,14 @@ def allocate(
         raise GroupTableFull(
             f"{switch}: needs group id {max(ids.values())}, the table holds ids < {MAX_GROUPS}"
         )
+    # A group that kept an intact group's id is that group shrunk: its buckets are laid out
+    # from the intact members (hpn.pipeline.buckets), so healthy members keep their flows.
+    intact_of = {gid: ports for (_, ports), gid in intact_ids.items()}
     routes = tuple(interner.route(s.plane, s.prefix, ids[(s.mode, s.live)]) for s in specs)
-    groups = tuple(sorted((interner.group(gid, mode, ports) for (mode, ports), gid in ids.items())))
+    groups = tuple(
+        sorted(
+            interner.group(gid, mode, ports, _shrunk_from(intact_of.get(gid), ports))
+            for (mode, ports), gid in ids.items()
+        )
+    )
     return routes, groups

@@ -9,7 +9,7 @@ from typing import Any
 
 from hpn.routing.bulk import gc_paused
 from hpn.routing.groups import MAX_GROUPS
-from hpn.routing.state import PORT_MASK_BITS, Group, LbMode, PortConfig, Route, SwitchState
+from hpn.routing.state import PORT_LIMIT, Group, LbMode, PortConfig, Route, SwitchState
 from hpn.topology.model import Fabric
 
 IPV4_LPM_SIZE = 16384
@@ -104,7 +104,7 @@ def summary_text(summary: PlanSummary, limit: int | None = None) -> str:
         verdict = "fits" if summary.fits() else "DOES NOT FIT"
         lines.append(
             f"largest: {worst.name} with {worst.routes} routes, {worst.groups} groups "
-            f"({verdict} {IPV4_LPM_SIZE} routes / {MAX_GROUPS} groups / ports < {PORT_MASK_BITS})"
+            f"({verdict} {IPV4_LPM_SIZE} routes / {MAX_GROUPS} groups / ports < {PORT_LIMIT})"
         )
     return "\n".join(lines)
 

@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-PORT_MASK_BITS = 256
-"""Ports usable as group members / plane members (p4src/shared/sizes.p4)."""
+PORT_LIMIT = 512
+"""Switch ports are numbered below this (9-bit ports, MAX_PORTS in p4src/shared/sizes.p4)."""
 
 
 class LbMode(enum.IntEnum):
@@ -56,11 +56,17 @@ class Route:
 
 @dataclass(frozen=True, order=True)
 class Group:
-    """Next-hop group: member ports (each port has one neighbour) and LB mode."""
+    """Next-hop group: member ports (each port has one neighbour) and LB mode.
+
+    `intact` are the members the group has with nothing down, when it is a shrunk view of
+    that group: its buckets are laid out from them, so a failure only moves the flows of
+    the dead members (hpn.pipeline.buckets).
+    """
 
     group_id: int
     mode: LbMode
     ports: frozenset[int]
+    intact: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class LbParams:
     hash_seed: int = 0
     flowlet_gap_us: int = 10_000
     load_window_us: int = 1_000
+    congested_bytes: int = 65_536  # ADAPTIVE: a port that sent more in one load window is congested
 
 
 @dataclass(frozen=True)
