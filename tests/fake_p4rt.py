@@ -21,6 +21,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from finsy import pbutil
@@ -95,6 +96,9 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self._sizes: dict[int, int] = {}  # entries per table id
         self.defaults: dict[int, p4r.TableEntry] = {}
         self.counter_data: dict[tuple[int, int], p4r.CounterData] = {}
+        self.profiles: set[int] = set()  # action profile ids of the pipeline
+        self.members: dict[tuple[int, int], p4r.ActionProfileMember] = {}
+        self.groups: dict[tuple[int, int], p4r.ActionProfileGroup] = {}
         self.set_pipeline_calls = 0
         self.write_sizes: list[int] = []
         self.write_updates: list[p4r.Update] = []
@@ -254,6 +258,9 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         }
         self.actions = {a.preamble.id: a for a in config.p4info.actions}
         self.counters = {c.preamble.id: c for c in config.p4info.counters}
+        self.profiles = {a.preamble.id for a in config.p4info.action_profiles}
+        self.members.clear()
+        self.groups.clear()
         self.entries.clear()
         self._sizes.clear()
         self.defaults.clear()
@@ -305,6 +312,12 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
             raise _WriteError(rpc_code.INVALID_ARGUMENT, f"{what} does not fit in {bitwidth} bits")
 
     def _check_action(self, table: _Table, entry: p4r.TableEntry, default: bool) -> None:
+        if table.info.implementation_id and entry.action.WhichOneof("type") == "action_profile_group_id":
+            if (table.info.implementation_id, entry.action.action_profile_group_id) not in self.groups:
+                raise _WriteError(
+                    rpc_code.NOT_FOUND, f"Group {entry.action.action_profile_group_id} does not exist"
+                )
+            return
         if not entry.HasField("action") or entry.action.WhichOneof("type") != "action":
             raise _WriteError(rpc_code.INVALID_ARGUMENT, "Missing action")
         action = entry.action.action
@@ -341,9 +354,56 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         if missing:
             raise _WriteError(rpc_code.INVALID_ARGUMENT, f"Missing exact match fields {missing}")
 
+    def _apply_profile(self, update: p4r.Update) -> None:
+        """Members and groups of action profiles: keyed by (profile, id); a group's members
+        must exist, a member in a group and a group an entry points at cannot be deleted."""
+        kind = update.entity.WhichOneof("entity")
+        store: dict[tuple[int, int], Any]
+        if kind == "action_profile_member":
+            item: Any = update.entity.action_profile_member
+            key, store = (item.action_profile_id, item.member_id), self.members
+        else:
+            item = update.entity.action_profile_group
+            key, store = (item.action_profile_id, item.group_id), self.groups
+        if item.action_profile_id not in self.profiles:
+            raise _WriteError(rpc_code.NOT_FOUND, f"Invalid action profile id {item.action_profile_id}")
+        if kind == "action_profile_group" and update.type != p4r.Update.DELETE:
+            for m in item.members:
+                if (item.action_profile_id, m.member_id) not in self.members:
+                    raise _WriteError(rpc_code.NOT_FOUND, f"Member {m.member_id} does not exist")
+        if update.type == p4r.Update.INSERT:
+            if key in store:
+                raise _WriteError(rpc_code.ALREADY_EXISTS, f"{kind} {key[1]} exists")
+            store[key] = item
+        elif update.type == p4r.Update.MODIFY:
+            if key not in store:
+                raise _WriteError(rpc_code.NOT_FOUND, f"{kind} {key[1]} does not exist")
+            store[key] = item
+        elif update.type == p4r.Update.DELETE:
+            if key not in store:
+                raise _WriteError(rpc_code.NOT_FOUND, f"{kind} {key[1]} does not exist")
+            if kind == "action_profile_member" and any(
+                g.action_profile_id == key[0] and any(m.member_id == key[1] for m in g.members)
+                for g in self.groups.values()
+            ):
+                raise _WriteError(rpc_code.FAILED_PRECONDITION, f"Member {key[1]} is used by a group")
+            if kind == "action_profile_group" and any(
+                e.action.action_profile_group_id == key[1] for e in self.entries.values()
+            ):
+                raise _WriteError(rpc_code.FAILED_PRECONDITION, f"Group {key[1]} is used by a table entry")
+            del store[key]
+        else:
+            raise _WriteError(rpc_code.INVALID_ARGUMENT, "Update type not set")
+
     def _apply(self, update: p4r.Update) -> None:
-        if update.entity.WhichOneof("entity") != "table_entry":
-            raise _WriteError(rpc_code.UNIMPLEMENTED, "Only table entries are supported by the fake")
+        kind = update.entity.WhichOneof("entity")
+        if kind in ("action_profile_member", "action_profile_group"):
+            self._apply_profile(update)
+            return
+        if kind != "table_entry":
+            raise _WriteError(
+                rpc_code.UNIMPLEMENTED, "Only table entries and action profiles are supported by the fake"
+            )
         entry = update.entity.table_entry
         table = self.tables.get(entry.table_id)
         if table is None:
@@ -490,6 +550,18 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
                 kind = entity.WhichOneof("entity")
                 if kind == "table_entry":
                     found += [p4r.Entity(table_entry=e) for e in self._read_table(entity.table_entry)]
+                elif kind == "action_profile_member":
+                    want = entity.action_profile_member.action_profile_id
+                    found += [
+                        p4r.Entity(action_profile_member=m)
+                        for (ap, _), m in self.members.items()
+                        if ap == want
+                    ]
+                elif kind == "action_profile_group":
+                    want = entity.action_profile_group.action_profile_id
+                    found += [
+                        p4r.Entity(action_profile_group=g) for (ap, _), g in self.groups.items() if ap == want
+                    ]
                 elif kind == "counter_entry":
                     found += [p4r.Entity(counter_entry=c) for c in self._read_counter(entity.counter_entry)]
                 else:

@@ -61,10 +61,13 @@ def test_every_entity_of_a_fabric_plan_takes_the_fast_path_with_identical_bytes(
     tables: set[int] = set()
     for state in states.values():
         for entity in switch_entities(state):
-            tables.add(assert_fast_and_equal(encoder, entity).table_id)
-            count += 1
-    assert count > 300  # 12 switches of hpn-mini
-    assert len(tables) >= 8  # routes, groups, defaults, port tables: every table hpn.pipeline writes
+            # entries pointing at selector groups, and the members and groups themselves,
+            # take finsy's path (hpn.runtime.profiles); everything else the fast one
+            if isinstance(entity, fy.P4TableEntry) and not isinstance(entity.action, fy.P4IndirectAction):
+                tables.add(assert_fast_and_equal(encoder, entity).table_id)
+                count += 1
+    assert count >= 300  # 12 switches of hpn-mini
+    assert len(tables) >= 7  # routes, groups, defaults, port tables: every direct table hpn.pipeline writes
 
 
 @pytest.mark.parametrize(
@@ -261,7 +264,8 @@ def test_canonical_read_back_is_split_from_bytes_exactly_as_protobuf_would() -> 
     states = compute_fabric_state(load_fabric(ROOT / "topologies/hpn-mini.yaml"))
     items = [encoder.encode(e) for state in states.values() for e in switch_entities(state)]
     for item in items:
-        assert wire.split_entry(item.data) == tuple(item)
+        if item.is_table_entry:
+            assert wire.split_entry(item.data) == tuple(item)[:4]
     ternary = EntryEncoder(SHAPES).encode(
         fy.P4TableEntry(
             "acl",
@@ -270,7 +274,7 @@ def test_canonical_read_back_is_split_from_bytes_exactly_as_protobuf_would() -> 
             priority=10,
         )
     )
-    assert wire.split_entry(ternary.data) == tuple(ternary)
+    assert wire.split_entry(ternary.data) == tuple(ternary)[:4]
 
 
 def _variants(entry: p4r.TableEntry) -> dict[str, p4r.TableEntry]:
@@ -300,7 +304,7 @@ def test_non_canonical_read_back_falls_back_to_protobuf_and_still_matches() -> N
         data = variant.SerializeToString()
         split = wire.split_entry(data)
         if name == "counted":  # runtime data is dropped from the bytes directly
-            assert split == tuple(desired)
+            assert split == tuple(desired)[:4]
         else:
             assert split is None, name
         assert decode_read_back([data]) == [desired], name

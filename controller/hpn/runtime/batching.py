@@ -81,7 +81,7 @@ class Update(NamedTuple):
     item: Encoded
 
     def message(self) -> p4r.Update:
-        return p4r.Update(type=self.kind, entity=p4r.Entity(table_entry=self.item.entry()))  # type: ignore[arg-type]
+        return p4r.Update(type=self.kind, entity=self.item.entity_message())  # type: ignore[arg-type]
 
 
 def _is_idempotent_retry(update: Update, code: GRPCStatusCode) -> bool:
@@ -90,7 +90,7 @@ def _is_idempotent_retry(update: Update, code: GRPCStatusCode) -> bool:
     )
 
 
-_MIXED = (-1, -1)
+_MIXED = (-1, -1, -1)
 """Tag of a request whose updates are not all of one type and one table."""
 
 
@@ -120,9 +120,9 @@ class BatchWriter:
         self.result = BatchResult()
         self._pending: list[bytes] = []  # framed updates of the request being assembled
         self._pending_start = 0  # index of its first update
-        self._pending_tag: tuple[int, int] | None = None  # (type, table) of all of them
+        self._pending_tag: tuple[int, int, int] | None = None  # (type, table, entity) of all
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._in_flight_tag: tuple[int, int] = _MIXED
+        self._in_flight_tag: tuple[int, int, int] = _MIXED
         self._entered = False
         self._failure: BaseException | None = None
 
@@ -149,10 +149,10 @@ class BatchWriter:
         self.items.append(item)
         pending = self._pending
         if not pending:
-            self._pending_tag = (kind, item.table_id)
-        elif self._pending_tag != (kind, item.table_id):
+            self._pending_tag = (kind, item.table_id, item.entity)
+        elif self._pending_tag != (kind, item.table_id, item.entity):
             self._pending_tag = _MIXED
-        pending.append(wire.framed_update(kind, item.data))
+        pending.append(wire.framed_update(kind, item.payload, item.entity))
         return len(pending) >= self._batch_size or len(pending) % self._check_every == 0
 
     async def flush(self) -> None:

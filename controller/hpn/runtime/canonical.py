@@ -42,7 +42,8 @@ def _canonicalize_match(match: p4r.FieldMatch) -> None:
         match.optional.value = canonical_bytes(match.optional.value)
 
 
-def _canonicalize_action(action: p4r.Action) -> None:
+def canonicalize_action(action: p4r.Action) -> None:
+    """Canonical bytestrings and params sorted by id, in place."""
     params = action.params
     for param in params:
         if _needs_strip(param.value):
@@ -84,10 +85,10 @@ def canonicalize(entry: p4r.TableEntry) -> p4r.TableEntry:
     if entry.HasField("action"):
         kind = entry.action.WhichOneof("type")
         if kind == "action":
-            _canonicalize_action(entry.action.action)
+            canonicalize_action(entry.action.action)
         elif kind == "action_profile_action_set":
             for profile_action in entry.action.action_profile_action_set.action_profile_actions:
-                _canonicalize_action(profile_action.action)
+                canonicalize_action(profile_action.action)
     return entry
 
 

@@ -63,11 +63,16 @@ class RpcChannel:
     async def read_table_entries(self, entities: list[p4r.Entity]) -> list[bytes]:
         """One ReadRequest; every table entry answered, serialized as the switch sent it
         (compared as bytes, see `encoding.decode_read_back`)."""
+        return [data for kind, data in await self.read_entities(entities) if kind == wire.ENTITY_TABLE_ENTRY]
+
+    async def read_entities(self, entities: list[p4r.Entity]) -> list[tuple[int, bytes]]:
+        """One ReadRequest; every table entry, action-profile member and group answered, as
+        (Entity field, message serialized as the switch sent it)."""
         request = p4r.ReadRequest(device_id=self.device_id, entities=entities)
-        found: list[bytes] = []
+        found: list[tuple[int, bytes]] = []
         try:
             async for reply in self._read(request, timeout=RPC_TIMEOUT):
-                found.extend(wire.read_response_table_entries(reply))
+                found.extend(wire.read_response_entities(reply))
         except grpc.aio.AioRpcError as ex:
             raise P4ClientError(ex, "Read") from None
         return found

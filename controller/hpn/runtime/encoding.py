@@ -27,7 +27,7 @@ from finsy import P4Schema, p4values
 from finsy.p4schema import P4MatchType
 from finsy.proto import p4r
 
-from hpn.runtime import wire
+from hpn.runtime import profiles, wire
 from hpn.runtime.canonical import canonical_entry, canonicalize
 
 _VALUE_FIELDS = ("action", "controller_metadata", "idle_timeout_ns", "metadata")
@@ -35,27 +35,52 @@ _VALUE_FIELDS = ("action", "controller_metadata", "idle_timeout_ns", "metadata")
 
 
 class Encoded(NamedTuple):
-    """One table entry in canonical serialized form."""
+    """One table entry (or action-profile member or group, hpn.runtime.profiles) in
+    canonical serialized form. `table_id` is the table, or the member's or group's action
+    profile; `entity` the field of p4.v1.Entity that holds it."""
 
     table_id: int
     key: bytes  # serialized TableEntry with only table_id, match, priority, is_default_action
     data: bytes  # serialized canonical TableEntry
     is_default: bool
+    entity: int = wire.ENTITY_TABLE_ENTRY
+    written: bytes = b""  # what is written, when it is not `data` (a group: hpn.runtime.profiles)
 
     @property
     def is_default_action(self) -> bool:
         return self.is_default
 
-    def entry(self) -> p4r.TableEntry:
+    @property
+    def payload(self) -> bytes:
+        """The serialized message an update carries."""
+        return self.written or self.data
+
+    @property
+    def is_table_entry(self) -> bool:
+        return self.entity == wire.ENTITY_TABLE_ENTRY
+
+    def entry(self) -> p4r.TableEntry | profiles.ProfileMessage:
         """The entry as a protobuf message (for messages and inspection)."""
+        if self.entity != wire.ENTITY_TABLE_ENTRY:
+            return profiles.parse_profile_message(self.entity, self.payload)
         entry = p4r.TableEntry()
         entry.ParseFromString(self.data)
         return entry
 
+    def entity_message(self) -> p4r.Entity:
+        """The p4.v1.Entity holding it."""
+        entry = self.entry()
+        if isinstance(entry, p4r.TableEntry):
+            return p4r.Entity(table_entry=entry)
+        if isinstance(entry, p4r.ActionProfileMember):
+            return p4r.Entity(action_profile_member=entry)
+        return p4r.Entity(action_profile_group=entry)
 
-DesiredEntity = fy.P4TableEntry | p4r.TableEntry | Encoded
-"""What hpn.pipeline produces: finsy table entries. Protobuf entries are accepted too, and
-entries encoded beforehand (`EntryEncoder.encode`, e.g. while the switches connect)."""
+
+DesiredEntity = fy.P4TableEntry | p4r.TableEntry | Encoded | profiles.ProfileEntity
+"""What hpn.pipeline produces: finsy table entries, action-profile members and groups.
+Protobuf entries are accepted too, and entities encoded beforehand (`EntryEncoder.encode`,
+e.g. while the switches connect)."""
 
 
 def encode_message(entry: p4r.TableEntry) -> Encoded:
@@ -67,15 +92,27 @@ def encode_message(entry: p4r.TableEntry) -> Encoded:
     return Encoded(int(entry.table_id), key, data, bool(entry.is_default_action))
 
 
-def decode_read_back(entries: Iterable[bytes], known: Mapping[bytes, Encoded] | None = None) -> list[Encoded]:
-    """Serialized entries read from a switch, as encoded entries.
+def decode_read_back(
+    entries: Iterable[bytes | tuple[int, bytes]], known: Mapping[bytes, Encoded] | None = None
+) -> list[Encoded]:
+    """Serialized entries read from a switch, as encoded entries. An item is a serialized
+    TableEntry, or (Entity field, serialized message) as `wire.read_response_entities`
+    gives them; members and groups are canonicalized with protobuf (hpn.runtime.profiles).
 
     An entry byte-identical to one in `known` (desired entries by their `data`) is that
     entry: nothing to parse, which is what an unchanged switch costs. Others are split as
     they are when already canonical (`wire.split_entry`), else parsed and canonicalized.
     """
     out: list[Encoded] = []
-    for data in entries:
+    for item in entries:
+        if isinstance(item, tuple):
+            kind, data = item
+            if kind != wire.ENTITY_TABLE_ENTRY:
+                profile, key, value, entity, _ = profiles.decode_profile_bytes(kind, data)
+                out.append(Encoded(profile, key, value, False, entity))
+                continue
+        else:
+            data = item
         same = known.get(data) if known else None
         if same is not None:
             out.append(same)
@@ -189,7 +226,10 @@ class _Table:
 
 def _unsupported(entity: object) -> TypeError:
     kind = type(entity).__name__
-    return TypeError(f"desired state holds {kind}; the runtime reconciles table entries only")
+    return TypeError(
+        f"desired state holds {kind}; the runtime reconciles table entries and action-profile "
+        "members and groups only"
+    )
 
 
 class _Fallback(Exception):
@@ -264,7 +304,18 @@ class EntryEncoder:
             return entity.table_id
         if isinstance(entity, p4r.TableEntry):
             return int(entity.table_id)
+        if isinstance(entity, (fy.P4ActionProfileMember, fy.P4ActionProfileGroup)):
+            return self.profile_id_of(entity.action_profile_id)
         raise _unsupported(entity)
+
+    def profile_id_of(self, profile: str | int) -> int:
+        """Id of an action profile given by name, alias or id (ValueError when unknown)."""
+        if not profile:
+            raise ValueError("desired action-profile entity without an action profile")
+        try:
+            return int(self.schema.action_profiles[profile].id)
+        except Exception as ex:  # finsy raises its own lookup error type
+            raise ValueError(str(ex)) from ex
 
     def table_id_of(self, table: str | int) -> int:
         """Id of a table given by name, alias or id (ValueError naming it when unknown)."""
@@ -287,6 +338,9 @@ class EntryEncoder:
             if not entity.table_id:
                 raise ValueError(f"desired table entry without a table: {entity!r}")
             return encode_message(canonicalize(entity.encode_entry(self.schema)))
+        if isinstance(entity, (fy.P4ActionProfileMember, fy.P4ActionProfileGroup)):
+            profile, key, data, kind, written = profiles.encode_profile_entity(entity, self.schema)
+            return Encoded(profile, key, data, False, kind, written if written != data else b"")
         raise _unsupported(entity)
 
     def _table(self, name: str | int) -> _Table:

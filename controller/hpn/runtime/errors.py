@@ -16,6 +16,8 @@ from finsy import GRPCStatusCode, P4ClientError, P4Schema
 from finsy.p4schema import P4ActionParam, P4MatchField
 from finsy.proto import p4r
 
+from hpn.runtime.profiles import ProfileMessage, describe_group_members, describe_profile
+
 _UPDATE_TYPES = {p4r.Update.INSERT: "INSERT", p4r.Update.MODIFY: "MODIFY", p4r.Update.DELETE: "DELETE"}
 
 CONNECTION_CODES = frozenset(
@@ -134,8 +136,11 @@ def _format_match(match: p4r.FieldMatch, field: P4MatchField | None) -> str:
     return f"{field.alias}={text}"
 
 
-def describe_entry(entry: p4r.TableEntry, schema: P4Schema) -> str:
-    """`<table name> {field=value, ...}`; `{default}` for a default entry."""
+def describe_entry(entry: p4r.TableEntry | ProfileMessage, schema: P4Schema) -> str:
+    """`<table name> {field=value, ...}`; `{default}` for a default entry; members and
+    groups of action profiles as hpn.runtime.profiles names them."""
+    if not isinstance(entry, p4r.TableEntry):
+        return describe_profile(entry, schema)
     table = schema.tables.get(entry.table_id)
     if table is None:
         return f"table#{entry.table_id} {{?}}"
@@ -155,11 +160,21 @@ def _format_param(param: p4r.Action.Param, spec: P4ActionParam | None) -> str:
     return f"{spec.name}={format_value(param.value, spec.bitwidth, kind)}"
 
 
-def describe_action(entry: p4r.TableEntry, schema: P4Schema) -> str:
-    """`action(param=value, ...)`, or "" when the entry carries no direct action."""
-    if not entry.HasField("action") or entry.action.WhichOneof("type") != "action":
+def describe_action(entry: p4r.TableEntry | ProfileMessage, schema: P4Schema) -> str:
+    """`action(param=value, ...)`, or "" when the entry carries no direct action; a group
+    lists its members, an entry pointing at a group names it."""
+    if isinstance(entry, p4r.ActionProfileGroup):
+        return describe_group_members(entry)
+    if isinstance(entry, p4r.ActionProfileMember):
+        action_msg = entry.action
+    elif entry.HasField("action") and entry.action.WhichOneof("type") == "action_profile_group_id":
+        return f"group #{entry.action.action_profile_group_id}"
+    elif entry.HasField("action") and entry.action.WhichOneof("type") == "action_profile_member_id":
+        return f"member #{entry.action.action_profile_member_id}"
+    elif not entry.HasField("action") or entry.action.WhichOneof("type") != "action":
         return ""
-    action_msg = entry.action.action
+    else:
+        action_msg = entry.action.action
     action = schema.actions.get(action_msg.action_id)
     if action is None:
         return f"action#{action_msg.action_id}(...)"
@@ -174,7 +189,14 @@ def operation_name(update: p4r.Update) -> str:
 
 def entry_error(switch: str, update: p4r.Update, code: str, message: str, schema: P4Schema) -> EntryError:
     """An `EntryError` for one update of a WriteRequest."""
-    entry = update.entity.table_entry
+    which = update.entity.WhichOneof("entity")
+    entry: p4r.TableEntry | ProfileMessage = (
+        update.entity.action_profile_member
+        if which == "action_profile_member"
+        else update.entity.action_profile_group
+        if which == "action_profile_group"
+        else update.entity.table_entry
+    )
     action = describe_action(entry, schema) if update.type != p4r.Update.DELETE else ""
     return EntryError(switch, operation_name(update), describe_entry(entry, schema), code, message, action)
 

@@ -135,10 +135,11 @@ class FabricSession:
             return Diff(error=self._describe(link, ex))
 
     def _owned(self, link: SwitchSession) -> frozenset[int]:
-        """Tables reconciled even when the desired state has no entry in them."""
+        """Tables (and action profiles) reconciled even when the desired state has nothing
+        in them."""
         if not self.options.own_all_tables:
             return frozenset()
-        return frozenset(t.id for t in link.schema.tables)
+        return frozenset(t.id for t in link.schema.tables) | {p.id for p in link.schema.action_profiles}
 
     def _describe(self, link: SwitchSession, ex: BaseException) -> str:
         if isinstance(ex, RuntimeFailure):

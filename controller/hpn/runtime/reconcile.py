@@ -20,9 +20,11 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import finsy as fy
 from finsy import P4Schema
 from finsy.proto import p4r
 
+from hpn.runtime import profiles, wire
 from hpn.runtime.batching import BatchWriter, WriteFn
 from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, decode_read_back
 from hpn.runtime.errors import EntryError, describe_action, describe_entry, entry_error
@@ -91,41 +93,69 @@ def const_table_ids(schema: P4Schema) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """Which tables to read back for a desired state (table ids)."""
+    """Which tables (and action profiles: their members and groups) to read back."""
 
     tables: frozenset[int]
     defaults: frozenset[int]
+    profiles: frozenset[int] = frozenset()
 
     def requests(self) -> list[p4r.Entity]:
-        """Wildcard reads: all entries of each table, plus each needed default entry."""
-        reads = [p4r.TableEntry(table_id=t) for t in sorted(self.tables)]
-        reads += [p4r.TableEntry(table_id=t, is_default_action=True) for t in sorted(self.defaults)]
-        return [p4r.Entity(table_entry=r) for r in reads]
+        """Wildcard reads: all entries of each table, plus each needed default entry, and
+        all members and groups of each action profile."""
+        reads = [p4r.Entity(table_entry=p4r.TableEntry(table_id=t)) for t in sorted(self.tables)]
+        reads += [
+            p4r.Entity(table_entry=p4r.TableEntry(table_id=t, is_default_action=True))
+            for t in sorted(self.defaults)
+        ]
+        for profile in sorted(self.profiles):
+            reads.append(p4r.Entity(action_profile_member=p4r.ActionProfileMember(action_profile_id=profile)))
+            reads.append(p4r.Entity(action_profile_group=p4r.ActionProfileGroup(action_profile_id=profile)))
+        return reads
+
+    def owns(self, item: Encoded) -> bool:
+        """Whether `item` (read back) is in what this plan reconciles."""
+        if item.is_table_entry:
+            return item.table_id in self.tables
+        return item.table_id in self.profiles
+
+
+_PROFILE_TYPES = (fy.P4ActionProfileMember, fy.P4ActionProfileGroup)
 
 
 def read_plan(
     desired: Iterable[DesiredEntity], encoder: EntryEncoder, owned: Collection[int] = ()
 ) -> ReadPlan:
-    """Tables mentioned by `desired` (plus `owned` ones), const tables excluded.
+    """Tables and action profiles mentioned by `desired` (plus `owned` tables and action
+    profiles, by id), const tables excluded.
 
-    Raises ValueError/TypeError for an entity of an unknown table or type, before
+    Raises ValueError/TypeError for an entity of an unknown table, profile or type, before
     anything is read or written.
     """
     consts = const_table_ids(encoder.schema)
-    try:
-        # All three kinds of desired entity have `table_id` (a name or an id) and
-        # `is_default_action`: collect the distinct ones, then resolve only those.
-        mentioned = {(e.table_id, bool(e.is_default_action)) for e in desired}
-    except AttributeError:
-        mentioned = {(encoder.table_id(e), bool(e.is_default_action)) for e in desired}  # raises TypeError
-    tables = set(owned)
+    mentioned: set[tuple[str | int, bool]] = set()
+    profile_names: set[str | int] = set()
+    for e in desired:
+        if isinstance(e, _PROFILE_TYPES):
+            profile_names.add(e.action_profile_id)
+        elif isinstance(e, Encoded) and not e.is_table_entry:
+            profile_names.add(e.table_id)
+        else:
+            try:
+                mentioned.add((e.table_id, bool(e.is_default_action)))
+            except AttributeError:
+                mentioned.add((encoder.table_id(e), bool(e.is_default_action)))  # raises TypeError
+    profile_ids_known = {p.id for p in encoder.schema.action_profiles}
+    tables = {t for t in owned if t not in profile_ids_known}
     defaults: set[int] = set()
     for table, default in mentioned:
         table_id = table if isinstance(table, int) and table else encoder.table_id_of(table)
         tables.add(table_id)
         if default:
             defaults.add(table_id)
-    return ReadPlan(frozenset(tables - consts), frozenset(defaults - consts))
+    profile_ids = frozenset(
+        p if isinstance(p, int) and p else encoder.profile_id_of(p) for p in profile_names
+    ) | {t for t in owned if t in profile_ids_known}
+    return ReadPlan(frozenset(tables - consts), frozenset(defaults - consts), profile_ids)
 
 
 class Reconciler:
@@ -141,7 +171,7 @@ class Reconciler:
         self._schema = schema
         self._consts = const_table_ids(schema)
         self.found: dict[bytes, Encoded] = {
-            e.key: e for e in actual if e.table_id in plan.tables and e.table_id not in self._consts
+            e.key: e for e in actual if plan.owns(e) and not (e.is_table_entry and e.table_id in self._consts)
         }
         self._wanted: dict[bytes, Encoded] = {}
         self._inserts: list[Encoded] = []
@@ -151,7 +181,7 @@ class Reconciler:
 
     def add(self, item: Encoded) -> bool:
         """Take one desired entry; True when it is a new insert."""
-        if item.table_id in self._consts:
+        if item.is_table_entry and item.table_id in self._consts:
             self._skipped_const += 1
             return False
         key = item.key
@@ -183,24 +213,52 @@ class Reconciler:
         wanted, found, modifies = self._wanted, self.found, self._modifies
         return Diff(
             inserts=list(self._inserts),
-            modifies=list(modifies.values()),
-            deletes=[e for k, e in found.items() if k not in wanted and not e.is_default],
+            modifies=[m for key, item in modifies.items() for m in _modify_steps(item, found.get(key))],
+            deletes=sorted(
+                (e for k, e in found.items() if k not in wanted and not e.is_default), key=_delete_order
+            ),
             unchanged=sum(1 for k in wanted if k in found and k not in modifies),
             skipped_const=self._skipped_const,
             duplicates=list(self._duplicates),
         )
 
 
-def _read_back(entry: Encoded | p4r.TableEntry | bytes) -> Encoded:
+def _modify_steps(item: Encoded, current: Encoded | None) -> list[Encoded]:
+    """The updates one MODIFY takes: a group that loses members first lets go of their
+    watch ports (hpn.runtime.profiles.release_before_removal)."""
+    if item.entity != wire.ENTITY_GROUP or current is None:
+        return [item]
+    first = profiles.release_before_removal(item.payload, current.payload)
+    if first is None:
+        return [item]
+    release = item._replace(data=first, written=first)
+    return [release, item]
+
+
+_DELETE_RANK = {wire.ENTITY_TABLE_ENTRY: 0, wire.ENTITY_GROUP: 1, wire.ENTITY_MEMBER: 2}
+
+
+def _delete_order(item: Encoded) -> int:
+    """Entries before the groups they point at, groups before the members they hold."""
+    return _DELETE_RANK.get(item.entity, 0)
+
+
+ReadBack = Encoded | p4r.TableEntry | bytes | tuple[int, bytes]
+"""A read-back entity as `plan_diff` takes it: encoded, a protobuf table entry, or
+serialized (a TableEntry, or (Entity field, message) as `wire.read_response_entities`)."""
+
+
+def _read_back(entry: ReadBack) -> Encoded:
     if isinstance(entry, Encoded):
         return entry
-    data = entry if isinstance(entry, bytes) else bytes(entry.SerializeToString())
-    return decode_read_back([data])[0]
+    if isinstance(entry, p4r.TableEntry):
+        return decode_read_back([bytes(entry.SerializeToString())])[0]
+    return decode_read_back([entry])[0]
 
 
 def plan_diff(
     desired: Sequence[DesiredEntity],
-    actual: Iterable[Encoded | p4r.TableEntry | bytes],
+    actual: Iterable[ReadBack],
     encoder: EntryEncoder,
     *,
     owned: Collection[int] = (),

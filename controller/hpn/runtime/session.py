@@ -334,12 +334,13 @@ class SwitchSession:
         and goes over the session's own channel (hpn.runtime.channel)."""
         return await self._require_rpc().read_table_entries(entities)
 
-    async def read_entries(self, plan: ReadPlan) -> list[bytes]:
-        """The planned tables of the switch (see `read_table_entries`)."""
+    async def read_entries(self, plan: ReadPlan) -> list[tuple[int, bytes]]:
+        """The planned tables and action profiles of the switch, as (Entity field,
+        serialized message) (see `RpcChannel.read_entities`)."""
         requests = plan.requests()
         if not requests:
             return []
-        return await self.read_table_entries(requests)
+        return await self._require_rpc().read_entities(requests)
 
     async def pipeline_cookie(self) -> int | None:
         """The cookie of the pipeline on the switch (None: no pipeline)."""

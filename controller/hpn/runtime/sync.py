@@ -20,14 +20,16 @@ import contextlib
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
+import finsy as fy
 from finsy.proto import p4r
 
 from hpn.runtime.batching import BatchWriter, WriteFn
 from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder, decode_read_back
 from hpn.runtime.reconcile import ApplyResult, Diff, ReadPlan, Reconciler, applied, read_plan
 
-ReadFn = Callable[[ReadPlan], Awaitable[list[bytes]]]
-"""Reads the planned tables of the switch, entries serialized (`SwitchSession.read_entries`)."""
+ReadFn = Callable[[ReadPlan], Awaitable[list[tuple[int, bytes]]]]
+"""Reads the planned tables and profiles of the switch: (Entity field, serialized message)
+(`SwitchSession.read_entries`)."""
 
 
 @dataclass
@@ -42,6 +44,10 @@ class SyncResult:
 
 
 def _describe_entity(entity: DesiredEntity) -> str:
+    if isinstance(entity, fy.P4ActionProfileMember):
+        return f"member {entity.action_profile_id} #{entity.member_id}"
+    if isinstance(entity, fy.P4ActionProfileGroup):
+        return f"group {entity.action_profile_id} #{entity.group_id}"
     if isinstance(entity, (p4r.TableEntry, Encoded)):
         return f"table entry of table id {entity.table_id}"
     table = entity.table_id
@@ -99,7 +105,7 @@ async def sync_entries(
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
     # Entries the switch holds exactly as desired are recognised by their bytes.
-    known = {e.data: e for e in entities if isinstance(e, Encoded)}
+    known = {e.data: e for e in entities if isinstance(e, Encoded) and e.is_table_entry}
     reconciler = Reconciler(decode_read_back(read_back, known), plan, encoder.schema)
     invalid: list[str] = []
     done = 0

@@ -55,32 +55,37 @@ def delimited(tag: bytes, data: bytes) -> bytes:
     return tag + (_SMALL[size] if size < 128 else varint(size)) + data
 
 
-# Update: type (1, varint) and entity (2); Entity.table_entry is field 2.
+# Update: type (1, varint) and entity (2).
 _UPDATE_TYPE = b"\x08"
 _UPDATE_ENTITY = b"\x12"
-_ENTITY_TABLE_ENTRY = b"\x12"
+# Entity fields (all messages): the kinds of entity a push writes.
+ENTITY_TABLE_ENTRY = 2
+ENTITY_MEMBER = 3  # action_profile_member
+ENTITY_GROUP = 4  # action_profile_group
 _WRITE_UPDATES = b"\x22"  # WriteRequest.updates (4)
 
 
-_FRAMES: dict[tuple[int, int], bytes] = {}
+_FRAMES: dict[tuple[int, int, int], bytes] = {}
 
 
-def update_head(kind: int, entry_size: int) -> bytes:
-    """Bytes before a serialized TableEntry of `entry_size` bytes in a WriteRequest: the
-    `updates` field (4) holding an Update of `kind` whose entity holds the entry."""
-    head = _FRAMES.get((kind, entry_size))
+def update_head(kind: int, entry_size: int, entity: int = ENTITY_TABLE_ENTRY) -> bytes:
+    """Bytes before a serialized entity message of `entry_size` bytes in a WriteRequest:
+    the `updates` field (4) holding an Update of `kind` whose Entity holds the message in
+    field `entity` (a TableEntry by default)."""
+    head = _FRAMES.get((kind, entry_size, entity))
     if head is None:
-        entity = _ENTITY_TABLE_ENTRY + varint(entry_size)
-        update = _UPDATE_TYPE + varint(kind) + _UPDATE_ENTITY + varint(len(entity) + entry_size) + entity
+        wrapped = bytes([entity << 3 | 2]) + varint(entry_size)
+        update = _UPDATE_TYPE + varint(kind) + _UPDATE_ENTITY + varint(len(wrapped) + entry_size) + wrapped
         head = _WRITE_UPDATES + varint(len(update) + entry_size) + update
         if len(_FRAMES) < 4096:
-            _FRAMES[(kind, entry_size)] = head
+            _FRAMES[(kind, entry_size, entity)] = head
     return head
 
 
-def framed_update(kind: int, entry: bytes) -> bytes:
-    """One `updates` field of a WriteRequest: an Update of `kind` for a serialized TableEntry."""
-    return update_head(kind, len(entry)) + entry
+def framed_update(kind: int, entry: bytes, entity: int = ENTITY_TABLE_ENTRY) -> bytes:
+    """One `updates` field of a WriteRequest: an Update of `kind` for a serialized entity
+    message (a TableEntry unless `entity` says otherwise)."""
+    return update_head(kind, len(entry), entity) + entry
 
 
 def write_request_header(device_id: int, election_high: int, election_low: int, role: str = "") -> bytes:
@@ -156,7 +161,11 @@ def _canonical_fields(data: bytes, i: int, end: int, tags: tuple[int, ...]) -> b
 
 
 def _canonical_action(data: bytes, i: int, end: int) -> bool:
-    """TableAction{action: Action{action_id, params sorted by id, canonical values}}."""
+    """TableAction{action: Action{action_id, params sorted by id, canonical values}}, or
+    TableAction{action_profile_member_id | action_profile_group_id} (a non-zero varint)."""
+    if data[i] in (0x10, 0x18):  # member id (2), group id (3)
+        number, j = read_varint(data, i + 1)
+        return bool(number) and j == end
     if data[i] != 0x0A:
         return False
     size, i = read_varint(data, i + 1)
@@ -251,7 +260,16 @@ def split_entry(data: bytes) -> tuple[int, bytes, bytes, bool] | None:
 
 def read_response_table_entries(data: bytes) -> list[bytes]:
     """The serialized TableEntry of every table entity in a serialized ReadResponse."""
-    entries: list[bytes] = []
+    return [body for entity, body in read_response_entities(data) if entity == ENTITY_TABLE_ENTRY]
+
+
+_READ_KINDS = frozenset({ENTITY_TABLE_ENTRY, ENTITY_MEMBER, ENTITY_GROUP})
+
+
+def read_response_entities(data: bytes) -> list[tuple[int, bytes]]:
+    """(Entity field, serialized message) of every table entry, action-profile member and
+    group in a serialized ReadResponse; other entities are skipped."""
+    entries: list[tuple[int, bytes]] = []
     i, end = 0, len(data)
     while i < end:
         tag = data[i]
@@ -261,7 +279,8 @@ def read_response_table_entries(data: bytes) -> list[bytes]:
         i = body + size
         if tag != 0x0A or not size:  # ReadResponse.entities
             continue
-        if data[body] == 0x12:  # Entity.table_entry
+        field = data[body] >> 3
+        if data[body] & 7 == 2 and field in _READ_KINDS:
             size, start = read_varint(data, body + 1)
-            entries.append(data[start : start + size])
+            entries.append((field, data[start : start + size]))
     return entries
