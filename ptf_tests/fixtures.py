@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
@@ -26,16 +26,18 @@ def switch_state(
     *,
     nports: int,
     routes: Iterable[tuple[int, str, int]],
-    groups: Iterable[tuple[int, LbMode, Iterable[int]]],
+    groups: Iterable[tuple[int, LbMode, Iterable[int]] | Group],
     planes: Mapping[int, int] | None = None,
     lb: LbParams | None = None,
-    live_ports: Iterable[int] | None = None,
     ecn: Mapping[int, EcnConfig] | None = None,
     speed_gbps: int = 400,
+    without_ports: Iterable[int] = (),
 ) -> SwitchState:
-    """A one-switch state: routes (plane, prefix, group), groups (id, mode, ports)."""
+    """A one-switch state: routes (plane, prefix, group), groups (id, mode, ports) or Group
+    objects; every port but `without_ports` is configured (plane, MACs, INT rate)."""
     planes = planes or {}
     ecn = ecn or {}
+    skip = set(without_ports)
     ports = tuple(
         PortConfig(
             port=p,
@@ -46,15 +48,15 @@ def switch_state(
             ecn=ecn.get(p),
         )
         for p in range(nports)
+        if p not in skip
     )
     return SwitchState(
         name="ptf-switch",
         switch_mac=SWITCH_MAC,
         routes=tuple(Route(plane, IPv4Network(prefix), gid) for plane, prefix, gid in routes),
-        groups=tuple(Group(gid, mode, frozenset(members)) for gid, mode, members in groups),
+        groups=tuple(g if isinstance(g, Group) else Group(g[0], g[1], frozenset(g[2])) for g in groups),
         ports=ports,
         lb=lb or LbParams(hash_seed=0x5EED),
-        live_ports=None if live_ports is None else frozenset(live_ports),
     )
 
 
@@ -81,6 +83,20 @@ def udp_packet(
     return pkt / Raw(b"\x00" * max(0, size - len(pkt)))
 
 
+def roce_packet(
+    qp: int, *, sport: int = 49152, dst: str = DST_IP, payload: bytes = b"rdma", size: int = 0
+) -> Packet:
+    """RoCEv2: UDP 4791, a BTH (RDMA WRITE first, QP `qp`), then `payload`, zero UDP checksum."""
+    bth = bytes([0x06, 0x40, 0xFF, 0xFF, 0x00]) + qp.to_bytes(3, "big") + bytes([0x80, 0, 0, 1])
+    pkt = (
+        Ether(src=SENDER_MAC, dst=SWITCH_MAC)
+        / IP(src=SRC_IP, dst=dst)
+        / UDP(sport=sport, dport=4791, chksum=0)
+        / Raw(bth + payload)
+    )
+    return pkt / Raw(b"\x00" * max(0, size - len(pkt)))
+
+
 def tcp_packet(sport: int = 1234, dport: int = 80, *, dst: str = DST_IP, ttl: int = 64) -> Packet:
     return (
         Ether(src=SENDER_MAC, dst=SWITCH_MAC)
@@ -98,3 +114,28 @@ def routed(pkt: Packet, out_port: int) -> Packet:
     out[IP].ttl = pkt[IP].ttl - 1
     del out[IP].chksum
     return Ether(bytes(out))
+
+
+def _crc16_arc(data: bytes) -> int:
+    """bmv2's crc16 (CRC-16/ARC: polynomial 0x8005 reflected, init 0, no final xor)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def flowlet_slot(
+    src: str, dst: str, proto: int, sport: int, dport: int, qp: int = 0, slots: int = 4096
+) -> int:
+    """The flowlet slot load_balancing.p4 hashes a flow to (same fields, same CRC)."""
+    data = (
+        IPv4Address(src).packed
+        + IPv4Address(dst).packed
+        + bytes([proto])
+        + sport.to_bytes(2, "big")
+        + dport.to_bytes(2, "big")
+        + qp.to_bytes(3, "big")
+    )
+    return _crc16_arc(data) % slots

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ptf
@@ -36,11 +40,52 @@ class HpnTest(BaseTest):  # type: ignore[misc]
         params = testutils.test_params_get()
         self.nports = int(params["nports"])
         self.control = control_for(params)
-        self.control.reset_registers()
+        self.control.reset()
+        self._links_down: set[int] = set()
 
     def tearDown(self) -> None:
+        for port in sorted(self._links_down):
+            self.set_peer_link(port, up=True)
         self.set_queue_defaults()
         BaseTest.tearDown(self)
+
+    # -- links -----------------------------------------------------------------------
+    def set_peer_link(self, port: int, *, up: bool) -> None:
+        """Take the far end of switch port `port` down (or up). The switch's own interface
+        then reads oper-down ("lowerlayerdown"), which bmv2 reports to its P4Runtime server
+        within ~0.2 s; the server deactivates every member watching that port. (Taking the
+        switch's own interface down can freeze bmv2: behavioral-model issue 1215.)"""
+        iface = ptf.config["port_map"][(0, port)]
+        if up:
+            subprocess.run(["ip", "link", "set", iface, "up"], check=True)
+            # a socket on a link that is not yet oper-up fails too: wait for carrier
+            operstate = Path(f"/sys/class/net/{iface}/operstate")
+            self.wait_until(f"{iface} up", lambda: operstate.read_text().strip() == "up")
+            self.dataplane.port_add(iface, 0, port)
+            self._links_down.discard(port)
+        else:
+            # PTF's receive thread dies on the error a downed socket returns: let go of
+            # the port first, take it back once it is up again.
+            self.dataplane.port_remove(0, port)
+            subprocess.run(["ip", "link", "set", iface, "down"], check=True)
+            self._links_down.add(port)
+
+    def wait_until(self, what: str, condition: Callable[[], bool], timeout: float = 10.0) -> float:
+        """Evaluate `condition` (which itself sends and receives) until it holds; the
+        seconds it took. Fails naming `what` after `timeout`."""
+        start = time.monotonic()
+        while not condition():
+            if time.monotonic() - start > timeout:
+                self.fail(f"{what}: not within {timeout}s")
+        return time.monotonic() - start
+
+    def try_receive(self, pkt: Any, in_port: int = 0, timeout: float = 0.3) -> int | None:
+        """Send `pkt`; the port it came out of, or None when it did not come out in time."""
+        testutils.send_packet(self, in_port, pkt)
+        res = self.dataplane.poll(device_number=0, port_number=None, timeout=timeout)
+        if isinstance(res, self.dataplane.PollFailure):
+            return None
+        return int(res.port)
 
     # -- control plane ---------------------------------------------------------------
     def program(self, state: SwitchState) -> dict[str, int]:

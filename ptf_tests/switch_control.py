@@ -55,6 +55,13 @@ class SwitchControl:
             raise AssertionError("programming the switch failed:\n  " + "\n  ".join(sw.errors))
         return {"inserted": sw.inserted, "modified": sw.modified, "deleted": sw.deleted}
 
+    def diff_lines(self, state: SwitchState) -> list[str]:
+        """The updates the switch would need to hold `state` ([]: it holds exactly that)."""
+        diff = self._run(self.session.diff({SWITCH: switch_entities(state)}))[SWITCH]
+        if diff.error is not None:
+            raise AssertionError(f"reading the switch back failed: {diff.error}")
+        return diff.lines(self.session.switch(SWITCH).schema)
+
     def counter(self, name: str, index: int) -> tuple[int, int]:
         values = self._run(self.session.read_counters(name, [index]))[SWITCH][index]
         return values.packets, values.bytes
@@ -70,8 +77,13 @@ class SwitchControl:
             raise AssertionError(f"simple_switch_CLI {commands}: {proc.stdout}{proc.stderr}")
         return proc.stdout
 
-    def reset_registers(self) -> None:
-        """Clear flowlet, spray, load and txBytes state so no test sees another's."""
+    def reset(self) -> None:
+        """A clean switch: the pipeline in place, no entries, members or groups, and the
+        flowlet, spray, load and queue registers cleared, so no test sees another's state.
+        (bmv2 aborts on a register command before it has a pipeline: push first.)"""
+        report = self._run(self.session.push({SWITCH: []}))[SWITCH]
+        if not report.ok:
+            raise AssertionError("clearing the switch failed:\n  " + "\n  ".join(report.errors))
         registers = [r["name"] for r in json.loads(self.bmv2_json.read_text()).get("register_arrays", [])]
         self.cli([f"register_reset {name}" for name in registers])
 

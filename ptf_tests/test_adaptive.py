@@ -1,4 +1,5 @@
-"""Adaptive: at a flowlet boundary the least-loaded member (recent bytes) is chosen."""
+"""Adaptive: a new flowlet whose port is congested (bytes sent in the load window above
+the threshold) moves to the alternate bucket, whose members are other ports."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hpn_base import HpnTest
 
 MEMBERS = [2, 3, 4, 5]
 LOADED = 3
-LB = LbParams(flowlet_gap_us=10_000_000, load_window_us=30_000_000)
+LB = LbParams(flowlet_gap_us=10_000_000, load_window_us=30_000_000, congested_bytes=100_000)
 
 
 def adaptive_state(nports: int) -> object:
@@ -36,12 +37,25 @@ class NewFlowletsAvoidLoadedMember(HpnTest):
             self.assertGreater(chosen[port], 10, f"new flowlets did not spread: {dict(chosen)}")
 
 
-class UnloadedSpreadsEvenly(HpnTest):
-    """With no prior load, new flowlets fill the least-loaded members: near-perfect balance."""
+class UnloadedSpreadsLikeFlowlet(HpnTest):
+    """With no port congested, new flowlets are hashed as in FLOWLET mode: every member
+    takes a share (100 flowlets over 4: each within 10..45)."""
 
     def runTest(self) -> None:
         self.program(adaptive_state(self.nports))
         chosen = Counter(self.send_flow_packets([udp_packet(sport=9000 + i, size=500) for i in range(100)]))
         self.log_result("adaptive_unloaded", dict(chosen))
         for port in MEMBERS:
-            self.assertLessEqual(abs(chosen[port] - 25), 3, f"shares {dict(chosen)}")
+            self.assertTrue(10 <= chosen[port] <= 45, f"shares {dict(chosen)}")
+
+
+class FlowletMovedOffCongestionStaysThere(HpnTest):
+    """The packets after a moved flowlet's first one follow it: no reordering."""
+
+    def runTest(self) -> None:
+        self.program(adaptive_state(self.nports))
+        self.send_flow_packets([udp_packet(sport=i, dst="10.9.9.9", size=1000) for i in range(200)])
+        for flow in range(40):
+            ports = self.send_flow_packets([udp_packet(sport=8500 + flow) for _ in range(5)])
+            self.assertEqual(len(set(ports)), 1, f"flow {flow} split: {ports}")
+            self.assertNotEqual(ports[0], LOADED)

@@ -47,3 +47,34 @@ class SeedsSplitDifferently(HpnTest):
         self.log_result("ecmp_flows_moved_by_seed", moved / len(flows))
         # Independent hashes over 4 members move ~75% of flows.
         self.assertGreater(moved / len(flows), 0.5)
+
+
+class MemberDownMovesOnlyItsFlows(HpnTest):
+    """Resilient hashing: 1,000 flows; a member's port goes down (the switch's own watch
+    port, no controller write); only the flows that were on it move, and they spread over
+    the others. When it comes back, every flow is where it was."""
+
+    def runTest(self) -> None:
+        self.program(one_group_state(self.nports, LbMode.ECMP, MEMBERS))
+        flows = [udp_packet(sport=30000 + i) for i in range(1000)]
+        before = self.send_flow_packets(flows)
+        dead = 4
+        on_dead = [i for i, p in enumerate(before) if p == dead]
+        self.assertGreater(len(on_dead), 100)
+
+        self.set_peer_link(dead, up=False)
+        probe = flows[on_dead[0]]
+        took = self.wait_until("member deactivated", lambda: self.try_receive(probe) not in (None, dead))
+        after = self.send_flow_packets(flows)
+        others_moved = sum(1 for b, a in zip(before, after, strict=True) if b != dead and a != b)
+        self.log_result("ecmp_member_down_other_flows_moved", others_moved)
+        self.log_result("ecmp_member_down_seconds_to_failover", round(took, 3))
+        self.assertEqual(others_moved, 0, "flows on healthy members moved")
+        self.assertNotIn(dead, after)
+        spread = Counter(after[i] for i in on_dead)
+        self.log_result("ecmp_dead_member_flows_went_to", dict(spread))
+        self.assertEqual(set(spread), set(MEMBERS) - {dead}, f"dead member's flows went to {dict(spread)}")
+
+        self.set_peer_link(dead, up=True)
+        self.wait_until("member reactivated", lambda: self.try_receive(probe) == dead)
+        self.assertEqual(self.send_flow_packets(flows), before)

@@ -1,4 +1,6 @@
-"""ECN: RED marking on egress queue depth with per-port Kmin/Kmax/Pmax."""
+"""ECN: RED marking on egress queue depth with per-port Kmin/Kmax/Pmax. The depth is the
+bytes still queued at the port as the packet leaves, in 80-byte cells: the same value the
+packet's own INT slot reports, which is how the test reads it."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from ptf import testutils
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
 
-from fixtures import DST_IP, SENDER_MAC, SWITCH_MAC, one_group_state
+from fixtures import DST_IP, SENDER_MAC, SRC_IP, SWITCH_MAC, one_group_state
 from hpn.routing.state import EcnConfig, LbMode
-from hpn.telemetry.packets import decode_int_packet, int_udp_packet
+from hpn.telemetry.codec import IntStack
+from hpn.telemetry.packets import decode_int_packet, rocev2_packet
 from hpn_base import HpnTest
 
 OUT = 2
@@ -31,12 +34,12 @@ class EcnTest(HpnTest):
         self.set_queue(OUT, rate_pps=20, depth=2000)
         try:
             for i in range(count):
-                frame = int_udp_packet(
-                    "10.0.0.1",
+                frame = rocev2_packet(
+                    SRC_IP,
                     DST_IP,
                     23000 + i,
-                    9,
                     b"e" * 64,
+                    stack=IntStack.from_hops([]),
                     ecn=ecn_bits[i % len(ecn_bits)],
                     eth_src=SENDER_MAC,
                     eth_dst=SWITCH_MAC,
@@ -51,7 +54,7 @@ class EcnTest(HpnTest):
         for _, f in frames:
             ip = Ether(f)[IP]
             sent = ecn_bits[ip.id % len(ecn_bits)]
-            out.append((sent, decode_int_packet(f)[0].hops[0].qlen, ip.tos & 3))
+            out.append((sent, decode_int_packet(f).stack.slots[0].qlen, ip.tos & 3))
         return out
 
 

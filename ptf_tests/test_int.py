@@ -1,40 +1,60 @@
-"""INT for HPCC: one record per hop, hop count, txBytes, qlen, timestamps, overflow, lengths."""
+"""INT for HPCC: the reference's 42-byte stack after the BTH, filled in place hop by hop,
+every field checked against a queue the test builds with bmv2's queue-rate controls."""
 
 from __future__ import annotations
 
 from ptf import testutils
+from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
 
-from fixtures import DST_IP, SENDER_MAC, SWITCH_MAC, one_group_state, udp_packet
+from fixtures import DST_IP, SENDER_MAC, SRC_IP, SWITCH_MAC, one_group_state, routed
 from hpn.routing.state import LbMode
-from hpn.telemetry.codec import MAX_HOPS, timestamp_delta, tx_bytes_delta
-from hpn.telemetry.packets import (
-    ROCEV2_UDP_PORT,
+from hpn.telemetry.codec import (
+    MAX_HOPS,
+    QLEN_UNIT,
+    STACK_BYTES,
+    TX_BYTES_UNIT,
     Bth,
+    IntHop,
+    IntStack,
+    link_rate_index,
+    timestamp_delta,
+    tx_bytes_delta,
+)
+from hpn.telemetry.packets import (
     decode_int_packet,
-    int_udp_packet,
+    decode_rocev2_packet,
+    rocev2_packet,
     validate_lengths_and_checksums,
 )
 from hpn_base import HpnTest
 
 OUT = 2
-APP = b"hpcc-probe-payload-" + bytes(range(32))
+GBPS = 200
+APP = b"hpcc-data-" + bytes(range(40))
 
 
-def probe(
-    sport: int = 20000, *, udp_checksum: bool = True, bth: Bth | None = None, dport: int = 30000
+def int_frame(
+    sport: int = 49152,
+    *,
+    stack: IntStack | None = None,
+    udp_checksum: bool = True,
+    size: int = 0,
+    ip_id: int = 1,
 ) -> bytes:
+    payload = APP + b"\x00" * max(0, size - 14 - 20 - 8 - 12 - STACK_BYTES - len(APP))
     return bytes(
-        int_udp_packet(
-            "10.0.0.1",
+        rocev2_packet(
+            SRC_IP,
             DST_IP,
             sport,
-            dport,
-            APP,
-            bth=bth,
+            payload,
+            bth=Bth(dest_qp=0x1234, psn=7),
+            stack=stack if stack is not None else IntStack.from_hops([]),
             eth_src=SENDER_MAC,
             eth_dst=SWITCH_MAC,
             udp_checksum=udp_checksum,
+            ip_id=ip_id,
         )
     )
 
@@ -42,12 +62,13 @@ def probe(
 class IntTest(HpnTest):
     def setUp(self) -> None:
         super().setUp()
-        self.program(one_group_state(self.nports, LbMode.ECMP, [OUT], speed_gbps=400))
+        self.program(one_group_state(self.nports, LbMode.ECMP, [OUT], speed_gbps=GBPS))
 
     def hop(self, frame: bytes, in_port: int = 0) -> bytes:
         """Send `frame` through the switch once (one hop) and return what comes out."""
         port, out = self.send_and_receive(frame, in_port=in_port)
         self.assertEqual(port, OUT)
+        self.assertEqual(len(out), len(frame), "the stack is filled in place: no growth")
         problems = validate_lengths_and_checksums(out)
         self.assertEqual(problems, [], f"after a hop: {problems}")
         return out
@@ -59,84 +80,101 @@ class IntTest(HpnTest):
         return self.hop(bytes(pkt), in_port=1)
 
 
-class OneRecordPerHop(IntTest):
+class OneHopFillsSlotZero(IntTest):
     def runTest(self) -> None:
         for checksum in (True, False):
             with self.subTest(udp_checksum=checksum):
-                out = self.hop(probe(udp_checksum=checksum))
-                stack, app = decode_int_packet(out)
-                self.assertEqual(stack.nhop, 1)
-                self.assertEqual(len(stack.hops), 1)
-                self.assertFalse(stack.overflow)
-                self.assertEqual(stack.hops[0].link_rate_gbps, 400)
-                self.assertEqual(app, APP)
+                out = self.hop(int_frame(udp_checksum=checksum))
+                got = decode_int_packet(out)
+                self.assertEqual(got.stack.nhop, 1)
+                self.assertEqual(got.stack.slots[0].link_rate_index, link_rate_index(GBPS))
+                self.assertEqual(
+                    got.stack.slots[1:], IntStack.from_hops([]).slots[1:], "other slots untouched"
+                )
+                self.assertEqual((got.bth.dest_qp, got.bth.psn), (0x1234, 7), "BTH intact")
+                self.assertEqual(got.rest, APP)
+                if not checksum:
+                    self.assertEqual(Ether(out)["UDP"].chksum, 0, "a zero UDP checksum stays zero")
 
 
-class FiveHopsThenOverflow(IntTest):
-    """Hops 1..5 append in order; the sixth sets overflow and leaves the packet intact."""
+class SlotsFillInOrderThenWrapLikeTheReference(IntTest):
+    """Hops 1..5 fill slots 0..4; hop 6 overwrites slot 0 and nhop keeps counting
+    (IntHeader::PushHop); nothing else changes and the packet never grows."""
 
     def runTest(self) -> None:
-        frame = self.hop(probe())
-        for n in range(2, MAX_HOPS + 1):
-            frame = self.rehop(frame)
-            stack, app = decode_int_packet(frame)
+        frame = int_frame()
+        previous = decode_int_packet(frame).stack
+        for n in range(1, MAX_HOPS + 2):
+            frame = self.hop(frame) if n == 1 else self.rehop(frame)
+            stack = decode_int_packet(frame).stack
             self.assertEqual(stack.nhop, n)
-            self.assertEqual(app, APP)
-        stack5, _ = decode_int_packet(frame)
-        for a, b in zip(stack5.hops, stack5.hops[1:], strict=False):
-            self.assertGreaterEqual(timestamp_delta(a, b), 0)
-            self.assertLess(timestamp_delta(a, b), 1 << 23, "timestamps must advance hop by hop")
-        sixth = self.rehop(frame)
-        stack6, app6 = decode_int_packet(sixth)
-        self.assertTrue(stack6.overflow)
-        self.assertEqual(stack6.nhop, MAX_HOPS)
-        self.assertEqual(stack6.hops, stack5.hops)
-        self.assertEqual(app6, APP)
-        self.assertEqual(len(sixth), len(frame), "overflow must not grow the packet")
+            written = (n - 1) % MAX_HOPS
+            for slot in range(MAX_HOPS):
+                if slot != written:
+                    self.assertEqual(stack.slots[slot], previous.slots[slot], f"hop {n} touched slot {slot}")
+            self.assertNotEqual(stack.slots[written], previous.slots[written])
+            previous = stack
+        self.assertTrue(previous.overflowed)
+        self.assertEqual(decode_int_packet(frame).rest, APP)
 
 
-class TxBytesCountsPortTraffic(IntTest):
-    """Between two probes, tx_bytes grows by the bytes sent on the port (128-byte units)."""
-
-    def runTest(self) -> None:
-        first = self.hop(probe(sport=20001))
-        filler = [udp_packet(sport=21000 + i, size=300) for i in range(40)]
-        self.send_flow_packets(filler)
-        second_in = probe(sport=20002)
-        second = self.hop(second_in)
-        a = decode_int_packet(first)[0].hops[0]
-        b = decode_int_packet(second)[0].hops[0]
-        expected = 40 * 300 + len(second_in)
-        measured = tx_bytes_delta(a, b)
-        self.log_result("int_tx_bytes", {"expected": expected, "measured": measured})
-        self.assertLessEqual(abs(measured - expected), 128, f"measured {measured}, expected {expected}")
-
-
-class QueueLengthRises(IntTest):
-    """With the egress port slowed, later probes of a burst see a longer queue."""
+class FieldsMatchAQueueTheTestBuilds(IntTest):
+    """K frames of S bytes sent back to back into a port slowed to R packets/s: once the
+    burst is queued, frame i leaves with K-1-i frames behind it, i frames sent before it,
+    and 1/R after the frame before it. Each field against that: qlen = bytes still queued
+    / 80, bytes = bytes sent before it / 128 (differences), time in ns (bmv2's
+    microseconds x 1000) advancing by 1/R, rate index of the port's speed."""
 
     def runTest(self) -> None:
-        self.set_queue(OUT, rate_pps=50, depth=1000)
+        count, size, rate = 40, 400, 100
+        self.set_queue(OUT, rate_pps=rate, depth=1000)
         try:
-            for i in range(60):
-                testutils.send_packet(self, 0, probe(sport=22000 + i))
-            self.set_queue(OUT, rate_pps=100_000)
-            frames = self.receive_n(60, timeout=20)
+            for i in range(count):
+                testutils.send_packet(self, 0, int_frame(sport=50000 + i, size=size, ip_id=i))
+            frames = self.receive_n(count, timeout=10)
         finally:
             self.set_queue(OUT, rate_pps=100_000)
-        qlens = [decode_int_packet(f)[0].hops[0].qlen for _, f in frames]
-        self.log_result("int_qlen", {"first": qlens[:5], "max": max(qlens)})
-        self.assertGreaterEqual(max(qlens), 20, f"queue never built: {qlens}")
-        self.assertLess(qlens[0], max(qlens))
+        order = [Ether(f)[IP].id for _, f in frames]
+        self.assertEqual(order, list(range(count)), "FIFO")
+        hops = [decode_int_packet(f).stack.slots[0] for _, f in frames]
+        expected_qlen = [(count - 1 - i) * size // QLEN_UNIT for i in range(count)]
+        gaps = [timestamp_delta(hops[i - 1], hops[i]) for i in range(1, count)]
+        self.log_result("int_qlen", {"measured": [h.qlen for h in hops[:6]], "expected": expected_qlen[:6]})
+        self.log_result("int_gap_ns", {"median": sorted(gaps)[len(gaps) // 2], "expected": 10**9 // rate})
+        # the first frames leave while the sender is still queueing the rest
+        for i in range(4, count):
+            self.assertEqual(hops[i].qlen, expected_qlen[i], f"frame {i}: qlen")
+        for i in range(1, count):
+            sent_before = tx_bytes_delta(hops[0], hops[i])
+            self.assertLessEqual(abs(sent_before - i * size), TX_BYTES_UNIT, f"frame {i}: bytes")
+        for i, gap in enumerate(gaps[3:], start=4):
+            self.assertEqual(gap % 1000, 0, f"frame {i}: time is bmv2's us x 1000")
+            self.assertLess(abs(gap - 10**9 // rate), 10**9 // rate // 5, f"frame {i}: gap {gap} ns")
+        self.assertTrue(all(h.link_rate_index == link_rate_index(GBPS) for h in hops))
 
 
-class RoceWithInt(IntTest):
-    """RoCEv2 probes: the BTH after the records is intact and the UDP checksum 0 stays 0."""
+class OtherTrafficIsNeverTouched(IntTest):
+    """RoCEv2 without the fill bit, an echoed stack (ACK), and a stack marked both ways are
+    forwarded exactly as routed; so is a fragment that carries the fill bit."""
 
     def runTest(self) -> None:
-        out = self.hop(probe(dport=ROCEV2_UDP_PORT, udp_checksum=False, bth=Bth(dest_qp=0xABCDE, psn=7)))
-        stack, rest = decode_int_packet(out)
-        self.assertEqual(stack.nhop, 1)
-        bth = Bth.decode(rest)
-        self.assertEqual((bth.dest_qp, bth.psn), (0xABCDE, 7))
-        self.assertEqual(rest[12:], APP)
+        stack = IntStack.from_hops([IntHop(link_rate_index=1, timestamp=5, tx_bytes=6, qlen=7)])
+        plain = rocev2_packet(SRC_IP, DST_IP, 49152, APP, eth_src=SENDER_MAC, eth_dst=SWITCH_MAC)
+        echo = rocev2_packet(
+            SRC_IP, DST_IP, 49152, APP, stack=stack, echo=True, eth_src=SENDER_MAC, eth_dst=SWITCH_MAC
+        )
+        both = Ether(bytes(echo))
+        raw = bytearray(bytes(both["UDP"].payload))
+        raw[4] |= 0x20
+        both["UDP"].remove_payload()
+        both = Ether(bytes(both / bytes(raw)))
+        fragment = Ether(int_frame())
+        fragment[IP].flags = "MF"
+        fragment[IP].chksum = None
+        fragment = Ether(bytes(fragment))
+        for name, pkt in (("plain", plain), ("echo", echo), ("both bits", both), ("fragment", fragment)):
+            with self.subTest(name):
+                testutils.send_packet(self, 0, pkt)
+                testutils.verify_packet(self, routed(Ether(bytes(pkt)), OUT), OUT)
+        testutils.verify_no_other_packets(self)
+        self.assertIsNotNone(decode_rocev2_packet(bytes(echo)).stack)

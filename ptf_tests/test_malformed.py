@@ -11,8 +11,6 @@ from scapy.packet import Raw
 from fixtures import DST_IP, SENDER_MAC, SWITCH_MAC, one_group_state, routed, udp_packet
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.routing.state import LbMode
-from hpn.telemetry.codec import IntShim
-from hpn.telemetry.packets import int_udp_packet
 from hpn_base import HpnTest
 
 
@@ -58,25 +56,26 @@ class BadIpv4ChecksumDropped(MalformedTest):
         self.assert_dropped(DropReason.IPV4_CHECKSUM, bytes(pkt))
 
 
-class BogusIntHopCountForwardedUntouched(MalformedTest):
-    """A shim claiming 9 hops (or an unknown version) is forwarded with the INT bytes unchanged."""
+class Ipv4LengthDisagreeingWithFrameDropped(MalformedTest):
+    """Total length longer than the frame (truncated), or shorter than a frame longer
+    than Ethernet's 60-byte minimum (trailing bytes): dropped and counted."""
 
     def runTest(self) -> None:
-        for shim in (IntShim(nhop=9), IntShim(version=2, nhop=1)):
-            with self.subTest(shim=shim):
-                payload = b"\x11" * 48
-                pkt = int_udp_packet(
-                    "10.0.0.1",
-                    DST_IP,
-                    1000,
-                    2000,
-                    payload,
-                    int_bytes=shim.encode(),
-                    eth_src=SENDER_MAC,
-                    eth_dst=SWITCH_MAC,
-                )
-                before = self.drop_count(DropReason.INT_MALFORMED)
-                testutils.send_packet(self, 0, pkt)
-                testutils.verify_packet(self, routed(pkt, 2), 2)
-                testutils.verify_no_other_packets(self)
-                self.assertEqual(self.drop_count(DropReason.INT_MALFORMED) - before, 1)
+        good = udp_packet(size=100)
+        too_long = good.copy()
+        too_long[IP].len = 100 - 14 + 20
+        too_short = good.copy()
+        too_short[IP].len = 100 - 14 - 10
+        self.assert_dropped(DropReason.IPV4_LENGTH, bytes(too_long), bytes(too_short))
+
+
+class ShortPacketPaddedToMinimumFrameForwarded(MalformedTest):
+    """A 42-byte IPv4/UDP packet padded to the 60-byte minimum frame is legal."""
+
+    def runTest(self) -> None:
+        pkt = Ether(src=SENDER_MAC, dst=SWITCH_MAC) / IP(dst=DST_IP) / UDP(sport=1, dport=2)
+        padded = Ether(bytes(pkt) + b"\x00" * (60 - len(pkt)))
+        self.assertEqual(len(bytes(padded)), 60)
+        testutils.send_packet(self, 0, padded)
+        testutils.verify_packet(self, routed(padded, 2), 2)
+        testutils.verify_no_other_packets(self)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from ptf import testutils
 
-from fixtures import DST_IP, DST_NET, one_group_state, routed, switch_state, tcp_packet, udp_packet
+from fixtures import (
+    DST_IP,
+    DST_NET,
+    one_group_state,
+    roce_packet,
+    routed,
+    switch_state,
+    tcp_packet,
+    udp_packet,
+)
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.routing.state import LbMode
-from hpn.telemetry.packets import ROCEV2_UDP_PORT, Bth, int_udp_packet
 from hpn_base import HpnTest
 
 
@@ -16,18 +24,7 @@ class ForwardTcpUdpRoce(HpnTest):
 
     def runTest(self) -> None:
         self.program(one_group_state(self.nports, LbMode.ECMP, [2]))
-        roce = int_udp_packet(
-            "10.0.0.1",
-            DST_IP,
-            49152,
-            ROCEV2_UDP_PORT,
-            b"rdma",
-            bth=Bth(dest_qp=0x1234),
-            dscp=0,
-            int_bytes=b"",
-            eth_src="02:00:00:00:aa:01",
-            eth_dst="02:00:00:00:00:fe",
-        )
+        roce = roce_packet(0x1234)
         for pkt in (tcp_packet(), udp_packet(), roce):
             testutils.send_packet(self, 0, pkt)
             testutils.verify_packet(self, routed(pkt, 2), 2)
@@ -84,18 +81,7 @@ class RoceQpInHash(HpnTest):
         self.program(one_group_state(self.nports, LbMode.ECMP, members))
         ports = set()
         for qp in range(64):
-            pkt = int_udp_packet(
-                "10.0.0.1",
-                DST_IP,
-                49152,
-                ROCEV2_UDP_PORT,
-                b"x",
-                bth=Bth(dest_qp=qp),
-                dscp=0,
-                int_bytes=b"",
-                eth_src="02:00:00:00:aa:01",
-                eth_dst="02:00:00:00:00:fe",
-            )
+            pkt = roce_packet(qp, payload=b"x")
             testutils.send_packet(self, 0, pkt)
             port, _ = self.receive_one()
             ports.add(port)

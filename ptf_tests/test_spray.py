@@ -1,31 +1,40 @@
-"""Per-packet spray: consecutive packets of one flow rotate over the members."""
+"""Per-packet spray: the packets of one flow spread over the members in exact shares."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from fixtures import one_group_state, udp_packet
+from hpn.pipeline.buckets import intact_layout
 from hpn.routing.state import LbMode
 from hpn_base import HpnTest
 
 MEMBERS = [2, 3, 4, 5]
 
 
-class ConsecutivePacketsRotate(HpnTest):
-    def runTest(self) -> None:
-        self.program(one_group_state(self.nports, LbMode.SPRAY, MEMBERS))
-        seq = [self.send_and_receive(udp_packet(sport=7000))[0] for _ in range(40)]
-        # Round robin: every window of 4 consecutive packets covers all 4 members.
-        for i in range(len(seq) - 3):
-            self.assertEqual(sorted(seq[i : i + 4]), MEMBERS, f"window at {i}: {seq[i : i + 4]}")
+def cycle(members: list[int]) -> int:
+    """Packets after which every half of every bucket had the same share: 2 per bucket
+    (a bucket's visits alternate between its pair's members, load_balancing.p4)."""
+    return 2 * len(intact_layout(members).pairs)
 
 
-class FourHundredPacketsEvenly(HpnTest):
-    """400 packets of one flow: each member gets 25% +- 2%."""
+class OneFlowSpreadsExactly(HpnTest):
+    """Any 2 x B consecutive packets of one flow: every member gets exactly its share."""
 
     def runTest(self) -> None:
         self.program(one_group_state(self.nports, LbMode.SPRAY, MEMBERS))
-        shares = Counter(self.send_flow_packets([udp_packet(sport=7001) for _ in range(400)]))
-        self.log_result("spray_shares", dict(shares))
-        for port in MEMBERS:
-            self.assertLessEqual(abs(shares[port] / 400 - 0.25), 0.02, f"shares {dict(shares)}")
+        n = cycle(MEMBERS)
+        seq = self.send_flow_packets([udp_packet(sport=7000) for _ in range(2 * n)])
+        shares = Counter(seq[:n])
+        self.log_result("spray_shares_one_cycle", dict(shares))
+        self.assertEqual(shares, Counter({p: n // len(MEMBERS) for p in MEMBERS}))
+        # a window that does not start at the counter's origin is exact too
+        self.assertEqual(Counter(seq[n // 3 : n // 3 + n]), shares)
+
+
+class TwoMembersAlternateEvenly(HpnTest):
+    def runTest(self) -> None:
+        self.program(one_group_state(self.nports, LbMode.SPRAY, [2, 3]))
+        seq = self.send_flow_packets([udp_packet(sport=7001) for _ in range(60)])
+        self.log_result("spray_two_members", dict(Counter(seq)))
+        self.assertEqual(Counter(seq), Counter({2: 30, 3: 30}))
