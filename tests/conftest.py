@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from toolchain import bmv2_rig_missing, mininet_missing, p4c_missing
+from toolchain import bf_p4c_missing, bmv2_rig_missing, mininet_missing, p4c_missing
 
 _SKIPS = {
     "integration": bmv2_rig_missing,
@@ -27,6 +27,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             why = p4c_missing()
             if why:
                 item.add_marker(pytest.mark.skip(reason=f"p4c check skipped: {why}"))
+        if "needs_bf_p4c" in item.keywords:
+            why = bf_p4c_missing()
+            if why:
+                item.add_marker(pytest.mark.skip(reason=f"Tofino compile skipped: {why}"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -34,6 +38,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = {
         "unit": None,
         "p4c (compiled output is fresh)": p4c_missing(),
+        "bf-p4c (Tofino output is fresh and fits)": bf_p4c_missing(),
         "integration (bmv2 in a namespace)": bmv2_rig_missing(),
         "emulation (Mininet fabric)": mininet_missing(),
     }

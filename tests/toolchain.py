@@ -9,11 +9,21 @@ from hpn.emulation.bmv2 import bmv2_missing
 from hpn.emulation.netns import require_tools
 
 P4C_BINARY = "p4c-bm2-ss"
+BF_P4C_BINARY = "bf-p4c"
 
 
 def p4c_missing() -> str | None:
     if shutil.which(P4C_BINARY) is None:
         return f"{P4C_BINARY} not on PATH (install p4c from p4lang's packages)"
+    return None
+
+
+def bf_p4c_missing() -> str | None:
+    if shutil.which(BF_P4C_BINARY) is None:
+        return (
+            f"{BF_P4C_BINARY} not on PATH (install p4c's open Tofino backend, e.g. from Intel's open "
+            "P4 Studio, and put bf-p4c on PATH)"
+        )
     return None
 
 
