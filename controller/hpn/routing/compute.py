@@ -22,7 +22,7 @@ import hashlib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from hpn.routing.bulk import gc_paused
+from hpn.bulk import gc_paused
 from hpn.routing.failures import FailureView
 from hpn.routing.groups import Interner, RouteSpec, allocate
 from hpn.routing.state import LbMode, LbParams, PortConfig, SwitchState

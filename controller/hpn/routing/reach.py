@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from hpn.routing.bulk import gc_paused
+from hpn.bulk import gc_paused
 from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
 from hpn.routing.state import SwitchState
