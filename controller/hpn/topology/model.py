@@ -105,6 +105,9 @@ class NicPort:
 
 Endpoint = SwitchPort | NicPort
 
+NicId = tuple[str, int]
+"""One NIC as (host name, rail): how routing and the emulation key NICs."""
+
 
 @dataclass(frozen=True)
 class Link:
