@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from hpn.desired import with_lb_mode
 from hpn.emulation.checks import (
     FailoverEvent,
     FailoverResult,
@@ -26,7 +27,6 @@ from hpn.emulation.checks import (
     PolarizationResult,
     max_mean,
 )
-from hpn.emulation.controller import with_lb_mode
 from hpn.emulation.ethtool import disable_tx_checksum
 from hpn.emulation.hosts import (
     GATEWAY,
