@@ -7,6 +7,7 @@ exist, so nothing leaves this machine.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -18,8 +19,12 @@ import pytest
 from typer.testing import CliRunner
 
 from hpn.cli import app
+from hpn.pipeline import P4INFO_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
+RIG = (ROOT / "topologies" / "rig-4.yaml").read_text()
+MINI = (ROOT / "topologies" / "hpn-mini.yaml").read_text()
+FOREIGN_P4INFO = ROOT / "tests" / "data" / "encoding_fixture.p4info.txtpb"
 SECONDS = 10.0
 """Every case answers well within this, on a loaded machine too."""
 HANG_SECONDS = 30.0
@@ -69,6 +74,26 @@ def _sparse_huge(_mp: pytest.MonkeyPatch, d: Path) -> None:
     with open(d / "huge.yaml", "wb") as f:
         f.truncate(200 * 1024 * 1024)
 
+
+def _p4info(path: Path) -> Patch:
+    def patch(mp: pytest.MonkeyPatch, _d: Path) -> None:
+        mp.setattr("hpn.cli.common.P4INFO_PATH", path)
+
+    return patch
+
+
+def _no_failure_file(d: Path) -> None:
+    assert not (d / "run" / "rig-4" / "failures.json").exists()
+
+
+def _nothing_in_run_dir(d: Path) -> None:
+    assert not (d / "run").exists() or not any((d / "run").rglob("*.json"))
+
+
+NOWHERE = "unix:{dir}/nobody-listens.sock"
+ALL_NOWHERE = json.dumps({n: NOWHERE for n in ("tor0", "tor1", "agg0", "agg1")})
+FAILURES = "run/rig-4/failures.json"
+QUICK = ("--connect-timeout", "1")
 
 TOPOLOGY_BYTES = [
     Case(
@@ -178,7 +203,7 @@ YAML_ALIASES = [
         "aliases-that-fit",
         ("validate", "{dir}/t.yaml"),
         0,
-        ("ok: 12",),
+        ("ok: 12 switches",),
         {
             "t.yaml": "kind: hpn\nname: x\nsegments: &two 2\nhosts_per_segment: *two\nrails: *two\n"
             "aggs_per_plane: *two\nspeeds: &s {host_gbps: 200, fabric_gbps: 400}\n"
@@ -235,7 +260,265 @@ COUNTS = [
     ),
 ]
 
-CASES = [*TOPOLOGY_BYTES, *YAML_ALIASES, *COUNTS]
+TARGETS = [
+    Case(
+        "targets-not-a-port",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "tor0", "'host:notaport'", "host:port"),
+        {"t.yaml": RIG, "t.json": json.dumps({"tor0": "host:notaport"})},
+    ),
+    Case(
+        "targets-unix-no-path",
+        ("diff", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "tor0", "'unix:'"),
+        {"t.yaml": RIG, "t.json": json.dumps({"tor0": "unix:"})},
+    ),
+    Case(
+        "targets-number",
+        ("status", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "tor0", "a string"),
+        {"t.yaml": RIG, "t.json": json.dumps({"tor0": 5})},
+    ),
+    Case(
+        "targets-port-too-big",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "tor0", "70000"),
+        {"t.yaml": RIG, "t.json": json.dumps({"tor0": "127.0.0.1:70000"})},
+    ),
+    Case(
+        "targets-unknown-switch",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "unknown switch", "tor9"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE[:-1] + ', "tor9": "127.0.0.1:1"}'},
+    ),
+    Case(
+        "targets-missing-switch",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "no address", "agg1"),
+        {"t.yaml": RIG, "t.json": json.dumps({"tor0": NOWHERE, "tor1": NOWHERE, "agg0": NOWHERE})},
+        absent=("127.0.0.1",),
+    ),
+    Case(
+        "targets-not-json",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "not JSON", "line 2"),
+        {"t.yaml": RIG, "t.json": '{"tor0":\n  nope}'},
+    ),
+    Case(
+        "targets-a-list",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("t.json", "object"),
+        {"t.yaml": RIG, "t.json": "[]"},
+    ),
+    Case(
+        "targets-no-such-file",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/nope.json"),
+        2,
+        ("nope.json", "no such targets file"),
+        {"t.yaml": RIG},
+    ),
+    Case(
+        "host-and-targets",
+        ("push", "{dir}/t.yaml", "--host", "127.0.0.1", "--targets", "{dir}/t.json"),
+        2,
+        ("--host", "--targets"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        absent=("no such targets file",),
+    ),
+    Case(
+        "host-with-port",
+        ("push", "{dir}/t.yaml", "--host", "127.0.0.1:50001"),
+        2,
+        ("--host", "127.0.0.1:50001", "port"),
+        {"t.yaml": RIG},
+    ),
+    Case(
+        "host-bad-name",
+        ("status", "{dir}/t.yaml", "--host", "not a host!"),
+        2,
+        ("--host", "'not a host!'"),
+        {"t.yaml": RIG},
+    ),
+    Case(
+        "host-ipv6-bracketed",
+        ("status", "{dir}/t.yaml", "--host", "::1", "--switch", "tor0", *QUICK),
+        3,
+        ("[::1]:50001",),
+        {"t.yaml": RIG},
+        absent=("::1:50001",),
+    ),
+]
+
+SWITCH_SELECTION = [
+    Case(
+        "push-no-such-switch",
+        ("push", "{dir}/t.yaml", "--switch", "nosuch", "--targets", "{dir}/t.json"),
+        2,
+        ("no such switch", "nosuch"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+    ),
+    Case(
+        "diff-no-such-switch",
+        ("diff", "{dir}/t.yaml", "--switch", "nosuch", "--targets", "{dir}/t.json"),
+        2,
+        ("no such switch", "nosuch"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+    ),
+    Case(
+        "push-switch-that-is-down",
+        ("push", "{dir}/t.yaml", "--switch", "agg0", "--failed-switch", "agg0", "--targets", "{dir}/t.json"),
+        2,
+        ("agg0", "down"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+    ),
+    Case(
+        "plan-one-switch",
+        ("plan", "{dir}/t.yaml", "--switch", "tor1"),
+        0,
+        ("tor1",),
+        {"t.yaml": RIG},
+        absent=("tor0", "agg0", "agg1"),
+    ),
+]
+
+OUTPUT = [
+    Case(
+        "diff-p4info-missing",
+        ("diff", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("nope.p4info.txtpb", "make p4"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        patch=lambda mp, d: mp.setattr("hpn.cli.common.P4INFO_PATH", d / "nope.p4info.txtpb"),
+    ),
+    Case(
+        "diff-p4info-mismatch",
+        ("diff", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("does not match",),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        patch=_p4info(FOREIGN_P4INFO),
+    ),
+    Case(
+        "push-p4info-mismatch",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("does not match",),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        patch=_p4info(FOREIGN_P4INFO),
+    ),
+    Case(
+        "push-unreachable-said-once",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json", *QUICK),
+        3,
+        ("unreachable",),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        absent=("retrying", "kept", "Traceback"),
+        once=("tor0 (unix:",),
+    ),
+    Case(
+        "status-unreachable",
+        ("status", "{dir}/t.yaml", "--targets", "{dir}/t.json", *QUICK),
+        3,
+        ("unreachable",),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        absent=("retrying", " 0 "),
+        once=("tor0 (unix:",),
+    ),
+    Case(
+        "diff-unreachable",
+        ("diff", "{dir}/t.yaml", "--targets", "{dir}/t.json", *QUICK),
+        3,
+        ("unreachable",),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        absent=("retrying",),
+        once=("tor0 (unix:",),
+    ),
+]
+
+FAILURE_STATE = [
+    Case(
+        "link-down-nothing-reachable",
+        ("link", "down", "{dir}/t.yaml", "tor0:129", "--targets", "{dir}/t.json", *QUICK),
+        3,
+        ("no switch", "reachable", "not recorded"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+        after=_no_failure_file,
+    ),
+    Case(
+        "plan-says-it-applies-failures",
+        ("plan", "{dir}/t.yaml"),
+        0,
+        ("failures.json", "link tor0:129--agg0:1 down"),
+        {"t.yaml": RIG, FAILURES: json.dumps({"links": ["tor0:129"], "switches": []})},
+    ),
+    Case(
+        "push-says-it-applies-failures",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json", *QUICK),
+        3,
+        ("failures.json", "switch agg1 down"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE, FAILURES: json.dumps({"links": [], "switches": ["agg1"]})},
+    ),
+    Case(
+        "failures-not-json",
+        ("plan", "{dir}/t.yaml"),
+        2,
+        ("failures.json", "not JSON"),
+        {"t.yaml": RIG, FAILURES: "{links: "},
+    ),
+    Case(
+        "failures-wrong-type",
+        ("plan", "{dir}/t.yaml"),
+        2,
+        ("failures.json", "links", "list"),
+        {"t.yaml": RIG, FAILURES: json.dumps({"links": 5})},
+    ),
+    Case(
+        "failures-not-strings",
+        ("diff", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("failures.json", "links", "string"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE, FAILURES: json.dumps({"links": [1]})},
+    ),
+    Case(
+        "failures-a-list",
+        ("plan", "{dir}/t.yaml"),
+        2,
+        ("failures.json", "object"),
+        {"t.yaml": RIG, FAILURES: "[]"},
+    ),
+    Case(
+        "failures-stale-link",
+        ("plan", "{dir}/t.yaml"),
+        2,
+        ("failures.json", "tor0:77", "hpnctl link up"),
+        {"t.yaml": RIG, FAILURES: json.dumps({"links": ["tor0:77"], "switches": []})},
+    ),
+    Case(
+        "failures-stale-switch",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json"),
+        2,
+        ("failures.json", "nosuch"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE, FAILURES: json.dumps({"links": [], "switches": ["nosuch"]})},
+    ),
+    Case(
+        "link-unknown-link-writes-nothing",
+        ("link", "down", "{dir}/t.yaml", "tor0:77", "--no-apply"),
+        2,
+        ("tor0:77",),
+        {"t.yaml": RIG},
+        after=_nothing_in_run_dir,
+    ),
+]
+
+CASES = [*TOPOLOGY_BYTES, *YAML_ALIASES, *COUNTS, *TARGETS, *SWITCH_SELECTION, *OUTPUT, *FAILURE_STATE]
 
 
 class Hung(Exception):
@@ -285,3 +568,27 @@ def test_bad_input(case: Case, case_dir: Path, monkeypatch: pytest.MonkeyPatch) 
     assert seconds < SECONDS, f"took {seconds:.1f}s"
     if case.after is not None:
         case.after(case_dir)
+
+
+def test_plan_json_with_check_prints_only_json_on_stdout(case_dir: Path) -> None:
+    (case_dir / "t.yaml").write_text(MINI)
+    result = CliRunner().invoke(app, ["plan", str(case_dir / "t.yaml"), "--entries", "json", "--check"])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)) >= {"tor-s0-r0-p0", "agg-p1-a1"}
+    assert "reachability:" in result.stderr
+
+
+def test_messages_and_tables_are_not_wrapped_when_piped(case_dir: Path) -> None:
+    deep = case_dir / ("a-directory-with-a-long-name-" * 3)
+    deep.mkdir()
+    (deep / "rig.yaml").write_text(RIG)
+    result = CliRunner().invoke(app, ["validate", str(deep / "rig.yaml")])
+    assert result.exit_code == 0, result.output
+    line = f"{deep / 'rig.yaml'}: ok: 4 switches (2 ToRs, 2 aggs), 2 hosts, 2 NICs, planes [0]"
+    assert len(line) > 100 and line in result.stdout.splitlines()
+
+
+def test_the_real_p4info_is_the_default() -> None:
+    from hpn.cli import common
+
+    assert common.P4INFO_PATH == P4INFO_PATH

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from hpn.cli.common import Exit, console, fail, failure_file, load, run_dir
+from hpn.cli.common import Exit, console, fail, load, run_dir
+from hpn.cli.failure_state import failure_file
 from hpn.emulation.controller import EmulationController
 from hpn.emulation.fabric import (
     AlreadyUp,
