@@ -22,6 +22,7 @@ from hpn.routing.compute import compute_fabric_state
 from hpn.runtime import wire
 from hpn.runtime.canonical import canonicalize
 from hpn.runtime.encoding import Encoded, EntryEncoder, decode_read_back, encode_message
+from hpn.runtime.reconcile import plan_diff
 from hpn.topology import load_fabric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,3 +346,30 @@ def test_read_response_bytes_yield_their_table_entries() -> None:
         + [p4r.Entity(table_entry=i.entry()) for i in items[150:]]
     )
     assert wire.read_response_table_entries(response.SerializeToString()) == [i.data for i in items]
+
+
+def _with_unknown_fields(entry: p4r.TableEntry) -> bytes:
+    """`entry` as a switch with newer protos may send it: fields our protos do not know, at
+    the top, inside a match field and inside the action."""
+    unknown = b"\xa0\x01\x07"  # field 20, varint 7: unknown to every message here
+    base = p4r.TableEntry()
+    base.CopyFrom(entry)
+    base.ClearField("match")
+    base.ClearField("action")
+    matches = b"".join(wire.delimited(wire.MATCH, m.SerializeToString() + unknown) for m in entry.match)
+    action = wire.delimited(wire.TABLE_ACTION, entry.action.action.SerializeToString() + unknown)
+    return base.SerializeToString() + matches + wire.delimited(wire.ACTION, action) + unknown
+
+
+def test_read_back_with_fields_newer_than_our_protos_equals_desired() -> None:
+    encoder = EntryEncoder(FIXTURE)
+    entity = fy.P4TableEntry(
+        "ipv4_lpm", match=fy.Match(plane=0, dst_addr="0.0.5.0/24"), action=fy.Action("set_port", port=3)
+    )
+    desired = encoder.encode(entity)
+    data = _with_unknown_fields(desired.entry())
+    parsed = p4r.TableEntry()
+    parsed.ParseFromString(data)
+    assert parsed.SerializeToString(deterministic=True) != desired.data  # they are there
+    assert decode_read_back([data]) == [desired]
+    assert plan_diff([entity], [data], encoder).is_empty  # no INSERT + DELETE of a live entry
