@@ -103,11 +103,8 @@ def decode_read_back(entries: Iterable[bytes], known: Mapping[bytes, Encoded] | 
         if same is not None:
             out.append(same)
             continue
-        try:
-            split = wire.split_entry(data)
-        except IndexError:  # truncated: protobuf says what is wrong
-            split = None
-        if split is None:
+        split = wire.split_entry(data)
+        if split is None:  # not canonical, or not parseable: protobuf says what is wrong
             entry = p4r.TableEntry()
             entry.ParseFromString(data)
             out.append(encode_message(canonicalize(entry)))
