@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -42,7 +43,7 @@ from hpn.emulation.hosts import (
 )
 from hpn.emulation.layout import Layout, LayoutError
 from hpn.emulation.netns import entered, existing_namespaces, require_tools
-from hpn.emulation.report import DemoReport, plot, render
+from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 from hpn.emulation.state import EmulationState, Proc
 from hpn.emulation.traffic import Flow, FlowLog, FlowSet, Nic, fabric_nics, ping, tcp_transfer
 from hpn.routing.compute import compute_fabric_state
@@ -463,6 +464,15 @@ def test_report_renders_every_section_and_flags_failures(tmp_path: Path) -> None
         assert expected in text, expected
     png = plot(report, tmp_path / "reports" / "demo.png")
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_matplotlib_the_report_says_how_to_get_its_png(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    with pytest.raises(PlottingUnavailable, match=r"matplotlib.*hpn-p4\[plot\]"):
+        plot(_report(tmp_path), tmp_path / "reports" / "demo.png")
+    assert not (tmp_path / "reports").exists()
 
 
 def test_report_polarization_verdict_needs_both_fabrics(tmp_path: Path) -> None:
