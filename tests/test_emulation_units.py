@@ -486,6 +486,22 @@ def test_report_polarization_verdict_needs_both_fabrics(tmp_path: Path) -> None:
 # -- CLI without the prerequisites ------------------------------------------------------------------
 
 
+def test_a_stand_in_switch_needs_everything_but_bmv2_and_the_p4_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hpn.emulation import fabric
+
+    monkeypatch.setattr(fabric, "bmv2_missing", lambda: "no bmv2 here")
+    monkeypatch.setattr(fabric, "P4INFO_PATH", Path("/nonexistent/hpn.p4info.txtpb"))
+    monkeypatch.setattr(fabric.importlib.util, "find_spec", lambda name: None)
+    full = fabric.missing_prerequisites()
+    stand_in = fabric.missing_prerequisites(stand_in_switch=True)
+    assert "no bmv2 here" in full and any("p4info" in m for m in full)
+    assert "no bmv2 here" not in stand_in and not any("p4info" in m for m in stand_in)
+    assert any("mininet Python package" in m for m in stand_in)  # what the lifecycle tests missed
+    assert set(stand_in) <= set(full)
+
+
 @pytest.mark.parametrize("args", [["demo"], ["emulate", "up"]])
 def test_missing_prerequisites_are_named_and_exit_4(
     args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
