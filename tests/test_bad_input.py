@@ -441,6 +441,13 @@ OUTPUT = [
         absent=("retrying",),
         once=("tor0 (unix:",),
     ),
+    Case(
+        "connect-timeout-nan",
+        ("push", "{dir}/t.yaml", "--targets", "{dir}/t.json", "--connect-timeout", "nan"),
+        2,
+        ("--connect-timeout", "nan"),
+        {"t.yaml": RIG, "t.json": ALL_NOWHERE},
+    ),
 ]
 
 FAILURE_STATE = [
@@ -515,6 +522,13 @@ FAILURE_STATE = [
         ("tor0:77",),
         {"t.yaml": RIG},
         after=_nothing_in_run_dir,
+    ),
+    Case(
+        "run-dir-is-a-file",
+        ("link", "down", "{dir}/t.yaml", "tor0:129", "--no-apply"),
+        2,
+        ("failures.json", "cannot", "Not a directory"),
+        {"t.yaml": RIG, "run": "not a directory"},
     ),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -59,8 +60,8 @@ Desired = dict[str, list[fy.P4TableEntry]]
 
 
 def session_options(connect_timeout: float) -> SessionOptions:
-    if connect_timeout <= 0:
-        fail(Exit.BAD_INPUT, f"--connect-timeout must be positive, not {connect_timeout}")
+    if not (math.isfinite(connect_timeout) and connect_timeout > 0):
+        fail(Exit.BAD_INPUT, f"--connect-timeout must be a positive number of seconds, not {connect_timeout}")
     return SessionOptions(own_all_tables=True, connect_timeout=connect_timeout)
 
 
@@ -114,7 +115,7 @@ def plan(
     elif entries == "json":
         print(plan_json(states, switch or None))
     else:
-        for name in switch or list(states):
+        for name in dict.fromkeys(switch) or states:
             print(state_text(states[name]))
     if check:
         out = console if entries is None else err_console

@@ -34,8 +34,10 @@ class FailureFile:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return [], []
-        except (OSError, UnicodeDecodeError) as exc:
-            self._bad(f"cannot read it ({exc})")
+        except UnicodeDecodeError as exc:
+            self._bad(f"not UTF-8 ({exc.reason} at byte {exc.start})")
+        except OSError as exc:
+            fail(Exit.BAD_INPUT, f"{self.path}: cannot read the recorded failure view: {exc.strerror or exc}")
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -62,10 +64,13 @@ class FailureFile:
 
     def write(self, links: list[str], switches: list[str]) -> None:
         """Replace the file at once (a reader never sees half of it)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"links": sorted(links), "switches": sorted(switches)}, indent=1))
-        tmp.replace(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"links": sorted(links), "switches": sorted(switches)}, indent=1))
+            tmp.replace(self.path)
+        except OSError as exc:
+            fail(Exit.BAD_INPUT, f"{self.path}: cannot record the failure view: {exc.strerror or exc}")
 
 
 def failure_file(fabric: Fabric) -> FailureFile:
