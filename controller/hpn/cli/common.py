@@ -13,12 +13,12 @@ import typer
 from google.protobuf import text_format
 from rich.console import Console, ConsoleDimensions
 
-from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, PipelineMismatch, load_schema
+from hpn.pipeline import BMV2_JSON_PATH as BMV2_JSON_PATH  # the program every command uses;
+from hpn.pipeline import P4INFO_PATH as P4INFO_PATH  # read from here at each use (tests repoint them)
+from hpn.pipeline import PipelineMismatch, load_schema
 from hpn.topology.errors import TopologyError
 from hpn.topology.loader import load_fabric
 from hpn.topology.model import Fabric
-
-__all__ = ["BMV2_JSON_PATH", "P4INFO_PATH"]
 
 UNWRAPPED = 1 << 16
 """Line width when the output is not a terminal: wide enough that nothing is wrapped."""
