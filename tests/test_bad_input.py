@@ -209,6 +209,20 @@ YAML_ALIASES = [
             "aggs_per_plane: *two\nspeeds: &s {host_gbps: 200, fabric_gbps: 400}\n"
         },
     ),
+    Case(
+        "integer-of-5000-digits",
+        ("validate", "{dir}/t.yaml"),
+        2,
+        ("t.yaml", "cannot read the value", "line 3"),
+        {"t.yaml": _hpn().replace("segments: 2", "segments: " + "9" * 5000)},
+    ),
+    Case(
+        "impossible-date",
+        ("validate", "{dir}/t.yaml"),
+        2,
+        ("t.yaml", "month must be in 1..12", "line 7"),
+        {"t.yaml": _hpn() + "when: 2024-13-45\n"},
+    ),
 ]
 
 COUNTS = [

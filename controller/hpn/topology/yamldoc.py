@@ -43,6 +43,16 @@ class TopologyLoader(_Base):
         super().__init__(text)
         self._tags: dict[tuple[Any, Any], str] = {}
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with the values its constructors refuse (an integer of 5,000 digits,
+        2024-13-45) turned into a YAML error at the node's line."""
+        try:
+            return super().construct_object(node, deep)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {node.value!r:.40}: {exc}", node.start_mark
+            ) from None
+
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
         if kind is not yaml.ScalarNode:
             return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
