@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpn.topology import loader, yamldoc
+from hpn.topology import load_fabric, loader, yamldoc
 from hpn.topology.errors import TopologyError
 from hpn.topology.source import decode_topology, read_topology_text
 
@@ -94,3 +94,19 @@ def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(source, "MAX_FILE_BYTES", 50)
     with pytest.raises(TopologyError, match="larger than"):
         read_topology_text(str(path))
+
+
+def test_a_20000_host_explicit_topology_validates_in_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench's file; before the C parser and the paused collector it took 40 s here."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_validate import explicit_text
+
+    path = tmp_path / "big.yaml"
+    path.write_text(explicit_text(20_000))
+    started = time.monotonic()
+    fabric = load_fabric(path)
+    seconds = time.monotonic() - started
+    assert len(fabric.hosts) == 20_000 and len(fabric.links) == 40_628
+    assert seconds < 20.0, f"{seconds:.1f}s"
