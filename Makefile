@@ -94,4 +94,4 @@ shell: setup
 	$(PY) tools/p4rt_shell.py $(TOPO) $(SW)
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis .venv-constraints
