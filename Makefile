@@ -9,11 +9,14 @@ BMV2_OUT := $(P4SRC)/out/bmv2
 P4_SOURCES := $(shell find $(P4SRC)/shared $(P4SRC)/v1model -name '*.p4' 2>/dev/null)
 TOPO ?= topologies/hpn-mini.yaml
 SETUP_STAMP := $(VENV)/.setup-done
+# Tested versions of every Python dependency; `make setup CONSTRAINTS=` installs the newest allowed.
+CONSTRAINTS ?= constraints.txt
 
-.PHONY: help setup system-packages p4 p4-tna lint test unit ptf demo shell clean
+.PHONY: help setup constraints system-packages p4 p4-tna lint test unit ptf demo shell clean
 
 help:
-	@echo "make setup    Python venv (.venv) with the project, and on Debian/Ubuntu as root the system packages"
+	@echo "make setup    Python venv (.venv) with the project at the versions of constraints.txt, and on Debian/Ubuntu as root the system packages"
+	@echo "make constraints   re-pin constraints.txt to the newest versions pyproject.toml allows"
 	@echo "make p4       compile p4src/v1model/hpn.p4 for bmv2 into $(BMV2_OUT) (needs p4c)"
 	@echo "make p4-tna   compile p4src/tna/hpn.p4 for Tofino (needs Intel's bf-p4c)"
 	@echo "make lint     ruff + mypy"
@@ -22,12 +25,22 @@ help:
 	@echo "make demo     the main job: emulated fabric up, programmed, checked, torn down"
 	@echo "make shell SW=<switch> [TOPO=...]   p4runtime-shell on one switch of a running emulation"
 
-$(SETUP_STAMP): pyproject.toml
+$(SETUP_STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(MAKE) --no-print-directory system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev,plot]'
 	@touch $@
+
+# Re-pin constraints.txt to the newest versions pyproject.toml allows (run the tests after).
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install -q --upgrade pip
+	.venv-constraints/bin/python -m pip install -q -e '.[dev,plot]'
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 # Mininet comes from apt: link just its package into the venv (not all of dist-packages).
 MININET_PKG := /usr/lib/python3/dist-packages/mininet
@@ -81,4 +94,4 @@ shell: setup
 	$(PY) tools/p4rt_shell.py $(TOPO) $(SW)
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis .venv-constraints

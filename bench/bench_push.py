@@ -190,7 +190,7 @@ async def p4runtime_shell_seconds(address: str, device_id: int, workload: Worklo
     """Per-entry inserts by p4runtime-shell in its own venv, in a subprocess.
 
     Asynchronous, so an in-process fake server keeps answering; spawned without preexec
-    so no forked copy of this process's gRPC state runs (DESIGN.md, Known traps).
+    so no forked copy of this process's gRPC state runs (docs/traps.md, gRPC).
     """
     if not P4RT_SHELL_PYTHON.exists():
         return "not installed (.tools/p4rt-shell)"

@@ -71,9 +71,18 @@ class _Stream:
 class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
     """A P4Runtime device on `address` (127.0.0.1:port) with inspectable state."""
 
-    def __init__(self, port: int = 0, *, device_id: int = 1, noncanonical_reads: bool = False) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        device_id: int = 1,
+        noncanonical_reads: bool = False,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
         self.port = port
         self.device_id = device_id
+        self.credentials = credentials
+        """TLS for every connection (None: plain TCP)."""
         self.noncanonical_reads = noncanonical_reads
         """Pad read-back bytestrings to full width and attach counter data (like some targets)."""
         self._server: grpc.aio.Server | None = None
@@ -102,6 +111,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self.set_pipeline_calls = 0
         self.write_sizes: list[int] = []
         self.write_updates: list[p4r.Update] = []
+        self.roles: list[tuple[str, str]] = []  # (arbitration | read | write, role name) per request
 
     @property
     def address(self) -> str:
@@ -147,7 +157,10 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
             self.reset_state()
         server = grpc.aio.server()
         p4r_grpc.add_P4RuntimeServicer_to_server(self, server)
-        self.port = server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if self.credentials is None:
+            self.port = server.add_insecure_port(f"127.0.0.1:{self.port}")
+        else:
+            self.port = server.add_secure_port(f"127.0.0.1:{self.port}", self.credentials)
         await server.start()
         self._server = server
 
@@ -204,6 +217,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
                 if request.WhichOneof("update") != "arbitration":
                     continue
                 arb = request.arbitration
+                self.roles.append(("arbitration", arb.role.name))
                 if arb.device_id != self.device_id:
                     await context.abort(grpc.StatusCode.NOT_FOUND, f"Unknown device id {arb.device_id}")
                 election_id = U128.decode(arb.election_id)
@@ -449,6 +463,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
             raise _WriteError(rpc_code.INVALID_ARGUMENT, "Update type not set")
 
     async def Write(self, request: p4r.WriteRequest, context: grpc.aio.ServicerContext) -> p4r.WriteResponse:
+        self.roles.append(("write", request.role))
         if request.device_id != self.device_id:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"Unknown device id {request.device_id}")
         if self.config is None:
@@ -540,6 +555,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
     async def Read(
         self, request: p4r.ReadRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[p4r.ReadResponse]:
+        self.roles.append(("read", request.role))
         if request.device_id != self.device_id:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"Unknown device id {request.device_id}")
         if self.config is None:

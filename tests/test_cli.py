@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +168,46 @@ def test_unreachable_switch_is_named_and_others_programmed(fake_rig: tuple[FakeF
     assert res.exit_code == 3, res.output
     assert down in res.output and "unreachable" in res.output
     assert all(f.entries for n, f in fabric.fakes.items() if n != down)
+
+
+def test_link_down_and_up_move_the_emulation_around_the_push_in_order(
+    fake_rig: tuple[FakeFabric, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fabric, targets = fake_rig
+    assert runner.invoke(app, ["push", RIG, "--targets", str(targets)]).exit_code == 0
+    calls: list[tuple[bool, bool, int]] = []  # (cables, hosts, updates the switches had got by then)
+
+    def follow(_run_dir: Path, links: object, switches: object, cables: bool, hosts: bool) -> list[str]:
+        calls.append((cables, hosts, sum(len(f.write_updates) for f in fabric.fakes.values())))
+        return []
+
+    monkeypatch.setattr("hpn.emulation.control.apply_failures", follow)
+    before = sum(len(f.write_updates) for f in fabric.fakes.values())
+    assert runner.invoke(app, ["link", "down", RIG, "tor0:129", "--targets", str(targets)]).exit_code == 0
+    after_down = sum(len(f.write_updates) for f in fabric.fakes.values())
+    assert calls == [(True, True, before)] and after_down > before  # emulation first, then the push
+    calls.clear()
+    assert runner.invoke(app, ["link", "up", RIG, "tor0:129", "--targets", str(targets)]).exit_code == 0
+    assert [c[:2] for c in calls] == [(True, False), (False, True)]
+    (_, _, first), (_, _, second) = calls
+    assert first == after_down < second  # cable, push, then hosts
+
+
+def test_a_real_run_prints_each_unreachable_switch_once_on_whole_lines(tmp_path: Path) -> None:
+    """In a process of its own (no test logging handlers, output into pipes)."""
+    targets = tmp_path / "t.json"
+    targets.write_text(json.dumps({s.name: f"unix:{tmp_path}/none.sock" for s in load_fabric(RIG).switches}))
+    argv = ["push", RIG, "--targets", str(targets), "--connect-timeout", "1"]
+    run = subprocess.run(
+        [sys.executable, "-c", "from hpn.cli import main; main()", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HPN_RUN_DIR": str(tmp_path / "run"), "COLUMNS": ""},
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 3, out
+    assert "retrying" not in out and "Traceback" not in out
+    for name in ("tor0", "tor1", "agg0", "agg1"):
+        (line,) = [line for line in out.splitlines() if f"{name} (unix:" in line]
+        assert line.startswith(f"{name} (unix:") and line.endswith("No such file or directory"), line

@@ -34,7 +34,7 @@ from hpn.emulation import checks
 from hpn.emulation.control import ControlError
 from hpn.emulation.controller import EmulationController
 from hpn.emulation.fabric import AlreadyUp, Emulation, StaleEmulation, missing_prerequisites
-from hpn.emulation.netns import existing_namespaces, require_tools
+from hpn.emulation.netns import existing_namespaces
 from hpn.emulation.state import EmulationState
 from hpn.routing.state import LbMode
 from hpn.topology.loader import load_fabric
@@ -77,14 +77,10 @@ FAKE_SWITCH = textwrap.dedent(
 )
 
 
-def _lifecycle_missing() -> str | None:
-    reasons = list(require_tools())
-    if shutil.which("mnexec") is None:
-        reasons.append("Mininet (mnexec) not installed")
-    return "; ".join(reasons) or None
-
-
-lifecycle = pytest.mark.skipif(_lifecycle_missing() is not None, reason=f"lifecycle: {_lifecycle_missing()}")
+_LIFECYCLE_MISSING = missing_prerequisites(stand_in_switch=True)  # all but bmv2 and the P4 output
+lifecycle = pytest.mark.skipif(
+    bool(_LIFECYCLE_MISSING), reason=f"lifecycle: {'; '.join(_LIFECYCLE_MISSING) or 'ok'}"
+)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from hpn.desired import with_lb_mode
 from hpn.emulation.checks import (
     FailoverEvent,
     FailoverResult,
@@ -28,7 +30,6 @@ from hpn.emulation.checks import (
     PolarizationResult,
     max_mean,
 )
-from hpn.emulation.controller import with_lb_mode
 from hpn.emulation.ethtool import disable_tx_checksum
 from hpn.emulation.hosts import (
     GATEWAY,
@@ -44,7 +45,7 @@ from hpn.emulation.hosts import (
 )
 from hpn.emulation.layout import Layout, LayoutError
 from hpn.emulation.netns import entered, existing_namespaces, require_tools
-from hpn.emulation.report import DemoReport, plot, render
+from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 from hpn.emulation.state import EmulationState, Proc
 from hpn.emulation.traffic import Flow, FlowLog, FlowSet, Nic, fabric_nics, ping, tcp_transfer
 from hpn.routing.compute import compute_fabric_state
@@ -478,6 +479,15 @@ def test_report_renders_every_section_and_flags_failures(tmp_path: Path) -> None
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_without_matplotlib_the_report_says_how_to_get_its_png(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    with pytest.raises(PlottingUnavailable, match=r"matplotlib.*hpn-p4\[plot\]"):
+        plot(_report(tmp_path), tmp_path / "reports" / "demo.png")
+    assert not (tmp_path / "reports").exists()
+
+
 def test_report_polarization_verdict_needs_both_fabrics(tmp_path: Path) -> None:
     report = _report(tmp_path)
     report.polarization = report.polarization[:1]
@@ -487,6 +497,22 @@ def test_report_polarization_verdict_needs_both_fabrics(tmp_path: Path) -> None:
 
 
 # -- CLI without the prerequisites ------------------------------------------------------------------
+
+
+def test_a_stand_in_switch_needs_everything_but_bmv2_and_the_p4_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hpn.emulation import fabric
+
+    monkeypatch.setattr(fabric, "bmv2_missing", lambda: "no bmv2 here")
+    monkeypatch.setattr(fabric, "P4INFO_PATH", Path("/nonexistent/hpn.p4info.txtpb"))
+    monkeypatch.setattr(fabric.importlib.util, "find_spec", lambda name: None)
+    full = fabric.missing_prerequisites()
+    stand_in = fabric.missing_prerequisites(stand_in_switch=True)
+    assert "no bmv2 here" in full and any("p4info" in m for m in full)
+    assert "no bmv2 here" not in stand_in and not any("p4info" in m for m in stand_in)
+    assert any("mininet Python package" in m for m in stand_in)  # what the lifecycle tests missed
+    assert set(stand_in) <= set(full)
 
 
 @pytest.mark.parametrize("args", [["demo"], ["emulate", "up"]])

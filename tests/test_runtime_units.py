@@ -15,6 +15,7 @@ from hpn.runtime.canonical import canonical_bytes, canonical_entry
 from hpn.runtime.encoding import EntryEncoder, encode_message
 from hpn.runtime.errors import decode_write_error, describe_action, describe_entry, format_value
 from hpn.runtime.reconcile import plan_diff, read_plan
+from hpn.runtime.targets import address_problem, grpc_address, host_problem
 
 DATA = Path(__file__).parent / "data"
 SCHEMA = fy.P4Schema(DATA / "runtime_fixture.p4info.txtpb", DATA / "runtime_fixture.json")
@@ -178,6 +179,44 @@ def test_switch_target_validation() -> None:
     assert str(t) == "tor0 (127.0.0.1:9559)"
     with pytest.raises(ValueError, match="host:port"):
         SwitchTarget("tor0", "127.0.0.1", 1, Path("a"), Path("b"))
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("127.0.0.1:9559", None),
+        ("[::1]:9559", None),
+        ("tor-1.lab:50001", None),
+        ("unix:/run/sw.sock", None),
+        ("host:notaport", "the port must be 1..65535"),
+        ("127.0.0.1:70000", "not '70000'"),
+        ("127.0.0.1:0", "not '0'"),
+        ("unix:", "names no socket path"),
+        ("5", "is not host:port"),
+        ("::1:9559", "IPv6 host goes in brackets"),
+        ("not a host!:1", "not a host name"),
+    ],
+)
+def test_address_problems_are_named(address: str, problem: str | None) -> None:
+    found = address_problem(address)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [("127.0.0.1", "127.0.0.1:1"), ("::1", "[::1]:1"), ("[::1]", "[::1]:1"), ("h", "h:1")],
+)
+def test_hosts_are_checked_and_ipv6_gets_brackets(host: str, address: str) -> None:
+    assert host_problem(host) is None
+    assert grpc_address(host, 1) == address
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:50001", "[::1]:50001", "[127.0.0.1]", "a b", ""])
+def test_a_host_with_a_port_or_not_a_host_is_refused(host: str) -> None:
+    assert host_problem(host) is not None
 
 
 def test_backoff_is_exponential_and_capped() -> None:

@@ -317,7 +317,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
 HPN_ERRORS = [
     ("hosts_per_segment", 200, "hosts_per_segment: 200 hosts exceed the 128 ToR host ports"),
     ("aggs_per_plane", 127, "aggs_per_plane: each ToR would need 127 uplinks; ports allow 126"),
-    ("segments", 40, "segments: each aggregation switch would need 320 ToR ports"),
+    ("segments", 40, "segments: 40 segments x 8 rails need 320 ToR ports on each aggregation switch"),
     ("planes", 3, "planes: Input should be less than or equal to 2"),
     ("rails", "8", "rails: Input should be a valid integer (got '8')"),
     ("segments", 0, "segments: Input should be greater than or equal to 1"),

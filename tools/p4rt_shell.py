@@ -39,7 +39,9 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "controller"))
-    from hpn.cli.common import targets
+    import typer
+
+    from hpn.cli.targets import switch_targets
     from hpn.topology.errors import TopologyError
     from hpn.topology.loader import load_fabric
 
@@ -48,11 +50,14 @@ def main() -> int:
     except TopologyError as exc:
         print(f"error: invalid topology\n{exc}", file=sys.stderr)
         return 2
-    by_name = {t.name: t for t in targets(fabric, None, None)}
-    if args.switch not in by_name:
-        print(f"error: no switch {args.switch!r} in {args.topology} (one of: {', '.join(sorted(by_name))})")
+    if not fabric.has_switch(args.switch):
+        names = ", ".join(sorted(s.name for s in fabric.switches))
+        print(f"error: no switch {args.switch!r} in {args.topology} (one of: {names})", file=sys.stderr)
         return 2
-    target = by_name[args.switch]
+    try:
+        (target,) = switch_targets(fabric, None, None, [args.switch])
+    except typer.Exit as exc:  # the problem with the targets file is printed already
+        return exc.exit_code
     python = ensure_tool_env()
     argv = [
         str(python), "-m", "p4runtime_sh",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from hpn.cli import emulate_cmds, fabric_cmds
+from hpn.cli.common import quiet_logs
 
 app = typer.Typer(
     name="hpnctl",
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    callback=quiet_logs,
 )
 app.command()(fabric_cmds.validate)
 app.command()(fabric_cmds.plan)

@@ -1,26 +1,46 @@
-"""What every hpnctl command shares: exit codes, loading input, run-state files."""
+"""What every hpnctl command shares: exit codes, output, loading the topology and the pipeline."""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import NoReturn
 
+import finsy as fy
 import typer
-from rich.console import Console
+from google.protobuf import text_format
+from rich.console import Console, ConsoleDimensions
 
-from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH
-from hpn.routing.failures import FailureView
-from hpn.runtime import SwitchTarget
+from hpn.pipeline import BMV2_JSON_PATH as BMV2_JSON_PATH  # the program every command uses;
+from hpn.pipeline import P4INFO_PATH as P4INFO_PATH  # read from here at each use (tests repoint them)
+from hpn.pipeline import PipelineMismatch, load_schema
 from hpn.topology.errors import TopologyError
 from hpn.topology.loader import load_fabric
 from hpn.topology.model import Fabric
 
-console = Console()
-err_console = Console(stderr=True)
+UNWRAPPED = 1 << 16
+"""Line width when the output is not a terminal: wide enough that nothing is wrapped."""
+
+
+class CliConsole(Console):
+    """A console that wraps at the terminal's width, and not at all into a pipe or file:
+    rich would otherwise break every line at 80 columns there, and scripts would read
+    half messages and half table rows."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(UNWRAPPED, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console = CliConsole(soft_wrap=True, highlight=False)
+err_console = CliConsole(stderr=True, soft_wrap=True, highlight=False)
 
 
 class Exit(IntEnum):
@@ -34,8 +54,21 @@ class Exit(IntEnum):
 
 
 def fail(code: Exit, message: str) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(int(code))
+
+
+def note(message: str) -> None:
+    """Something the user should know that is not the command's output (on stderr)."""
+    err_console.print(message)
+
+
+def quiet_logs() -> None:
+    """hpnctl prints every outcome itself, once; without a handler of its own Python would
+    print the library's log records (connection retries, per-switch errors) on stderr too."""
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def load(path: Path) -> Fabric:
@@ -45,59 +78,18 @@ def load(path: Path) -> Fabric:
         fail(Exit.BAD_INPUT, f"invalid topology\n{exc}")
 
 
+def pipeline_schema() -> fy.P4Schema:
+    """The compiled program's P4Info, checked against hpn.pipeline (exit 2 when it cannot be)."""
+    if not BMV2_JSON_PATH.exists():
+        fail(Exit.BAD_INPUT, f"{BMV2_JSON_PATH} not found: run `make p4` to compile the P4 program")
+    try:
+        return load_schema(P4INFO_PATH, BMV2_JSON_PATH)
+    except PipelineMismatch as exc:
+        fail(Exit.BAD_INPUT, str(exc))
+    except (OSError, text_format.ParseError) as exc:
+        fail(Exit.BAD_INPUT, f"{P4INFO_PATH}: not a P4Info file ({exc})")
+
+
 def run_dir(fabric: Fabric) -> Path:
     """Where the emulation and `hpnctl link` keep their state for this fabric."""
     return Path(os.environ.get("HPN_RUN_DIR", "run")) / fabric.name
-
-
-@dataclass(frozen=True)
-class FailureFile:
-    """The failure view `hpnctl link down|up` maintains, as names."""
-
-    path: Path
-
-    def read(self) -> tuple[list[str], list[str]]:
-        if not self.path.exists():
-            return [], []
-        try:
-            data = json.loads(self.path.read_text())
-            return list(data.get("links", [])), list(data.get("switches", []))
-        except (ValueError, AttributeError) as exc:
-            fail(Exit.BAD_INPUT, f"{self.path}: not a failure-view file ({exc}); remove it to start clean")
-
-    def write(self, links: list[str], switches: list[str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"links": sorted(links), "switches": sorted(switches)}, indent=1))
-        tmp.replace(self.path)
-
-
-def failure_file(fabric: Fabric) -> FailureFile:
-    return FailureFile(run_dir(fabric) / "failures.json")
-
-
-def failure_view(fabric: Fabric, links: list[str], switches: list[str]) -> FailureView:
-    """Failures from the command line plus those recorded by `hpnctl link down`."""
-    saved_links, saved_switches = failure_file(fabric).read()
-    try:
-        return FailureView.parse(fabric, [*saved_links, *links], [*saved_switches, *switches])
-    except ValueError as exc:
-        fail(Exit.BAD_INPUT, str(exc))
-
-
-def targets(fabric: Fabric, host: str | None, targets_file: Path | None) -> list[SwitchTarget]:
-    """Where each switch is: a targets file (an emulation writes one), else host:grpc_port."""
-    file = targets_file or run_dir(fabric) / "targets.json"
-    addresses: dict[str, str] = {}
-    if host is None and file.exists():
-        try:
-            addresses = {str(k): str(v) for k, v in json.loads(file.read_text()).items()}
-        except (ValueError, AttributeError) as exc:
-            fail(Exit.BAD_INPUT, f"{file}: not a targets file ({exc})")
-    elif targets_file is not None:
-        fail(Exit.BAD_INPUT, f"{targets_file}: no such targets file")
-    out = []
-    for sw in fabric.switches:
-        address = addresses.get(sw.name, f"{host or '127.0.0.1'}:{sw.grpc_port}")
-        out.append(SwitchTarget(sw.name, address, sw.device_id, P4INFO_PATH, BMV2_JSON_PATH))
-    return out

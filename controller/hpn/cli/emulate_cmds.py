@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from hpn.cli.common import Exit, console, fail, failure_file, load, run_dir
+from hpn.cli.common import Exit, console, fail, load, run_dir
+from hpn.cli.failure_state import failure_file
 from hpn.emulation.controller import EmulationController
 from hpn.emulation.fabric import (
     AlreadyUp,
@@ -255,7 +256,7 @@ def demo(
     log_level: LogLevel = "warn",
 ) -> None:
     """Bring the fabric up, check it end to end, report (tables + PNG), take it down."""
-    from hpn.emulation.report import DemoReport, plot, render
+    from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 
     _missing_or_exit()
     fabric = load(topology)
@@ -280,7 +281,10 @@ def demo(
         code = Exit.MISSING_TOOL if isinstance(exc, MissingPrerequisites) else Exit.FAILED
         fail(code, str(exc))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    report.plot = plot(report, out_dir / "reports" / f"demo-{stamp}.png")
+    try:
+        report.plot = plot(report, out_dir / "reports" / f"demo-{stamp}.png")
+    except PlottingUnavailable as exc:
+        report.notes.append(str(exc))
     render(console, report)
     if not report.ok:
         raise typer.Exit(int(Exit.FAILED))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -11,10 +15,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hpn.cli.common import Exit, console, fail, failure_file, failure_view, load, run_dir, targets
+from hpn.cli.common import Exit, console, err_console, fail, load, note, pipeline_schema, run_dir
+from hpn.cli.failure_state import failure_file, failure_view, recorded_view
+from hpn.cli.targets import switch_targets
+from hpn.desired import desired_entities, desired_states
 from hpn.emulation import control as emulation
-from hpn.pipeline import Entity, PipelineMismatch, load_schema, switch_entities
-from hpn.routing.compute import compute_fabric_state
+from hpn.emulation.failure_steps import Step, failure_steps
+from hpn.pipeline import Entity
 from hpn.routing.failures import FailureView
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
 from hpn.routing.reach import reachability
@@ -25,9 +32,11 @@ from hpn.runtime import (
     ProgressEvent,
     PushReport,
     SessionOptions,
+    SwitchReport,
     SwitchStatus,
     SwitchTarget,
 )
+from hpn.runtime import Progress as ProgressCallback
 from hpn.topology.model import Fabric
 
 Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
@@ -35,7 +44,10 @@ FailedLinks = Annotated[
     list[str], typer.Option("--failed-link", help="treat a link as down: SWITCH:PORT or HOST/nicR/pP")
 ]
 FailedSwitches = Annotated[list[str], typer.Option("--failed-switch", help="treat a switch as down")]
-Host = Annotated[str | None, typer.Option(help="reach every switch at HOST:<grpc_port from the topology>")]
+Host = Annotated[
+    str | None,
+    typer.Option(help="reach every switch at HOST:<grpc_port from the topology> [default: 127.0.0.1]"),
+]
 TargetsFile = Annotated[
     Path | None, typer.Option("--targets", help="JSON {switch: address}; default: the emulation's")
 ]
@@ -44,22 +56,29 @@ ConnectTimeout = Annotated[
     float, typer.Option("--connect-timeout", help="seconds to wait for each switch before giving up on it")
 ]
 
+Desired = dict[str, list[Entity]]
+
 
 def session_options(connect_timeout: float) -> SessionOptions:
-    if connect_timeout <= 0:
-        fail(Exit.BAD_INPUT, f"--connect-timeout must be positive, not {connect_timeout}")
+    if not (math.isfinite(connect_timeout) and connect_timeout > 0):
+        fail(Exit.BAD_INPUT, f"--connect-timeout must be a positive number of seconds, not {connect_timeout}")
     return SessionOptions(own_all_tables=True, connect_timeout=connect_timeout)
 
 
-def desired_states(fabric: Fabric, failures: FailureView) -> dict[str, SwitchState]:
-    return compute_fabric_state(fabric, failures)
+def _check_selection(fabric: Fabric, states: Mapping[str, SwitchState], only: Sequence[str]) -> None:
+    """Every `--switch` names a switch of the fabric that is up in the failure view."""
+    unknown = [name for name in only if not fabric.has_switch(name)]
+    if unknown:
+        fail(Exit.BAD_INPUT, f"--switch: no such switch in {fabric.name}: {', '.join(unknown)}")
+    down = [name for name in only if name not in states]
+    if down:
+        fail(Exit.BAD_INPUT, f"--switch: {', '.join(down)} is down in the failure view: it holds no tables")
 
 
 def validate(topology: Topology) -> None:
     """Check a topology file; print what it describes."""
     fabric = load(topology)
-    states = desired_states(fabric, FailureView())
-    summary = summarize(fabric, states)
+    summary = summarize(fabric, desired_states(fabric, FailureView()))
     console.print(
         f"{topology}: ok: {len(fabric.switches)} switches "
         f"({len(fabric.tors())} ToRs, {len(fabric.aggs())} aggs), {len(fabric.hosts)} hosts, "
@@ -77,67 +96,54 @@ def plan(
     failed_switch: FailedSwitches = [],  # noqa: B006
     check: Annotated[bool, typer.Option(help="also check every NIC pair is reachable")] = False,
 ) -> None:
-    """Per-switch entry counts (and the entries) the controller would install."""
+    """Per-switch entry counts (and the entries) the controller would install.
+
+    With --entries only the entries go to stdout (the reachability check to stderr).
+    """
+    if entries not in (None, "json", "text"):
+        fail(Exit.BAD_INPUT, f"--entries must be json or text, not {entries!r}")
     fabric = load(topology)
     failures = failure_view(fabric, failed_link, failed_switch)
     states = desired_states(fabric, failures)
-    unknown = [s for s in switch if s not in states]
-    if unknown:
-        fail(Exit.BAD_INPUT, f"no such switch (or it is down): {', '.join(unknown)}")
+    _check_selection(fabric, states, switch)
     if entries is None:
-        console.print(summary_text(summarize(fabric, states)), highlight=False)
+        summary = summarize(fabric, states)
+        if switch:
+            rows = tuple(s for s in summary.switches if s.name in switch)
+            summary = dataclasses.replace(summary, switches=rows, down=())
+        console.print(summary_text(summary))
     elif entries == "json":
         print(plan_json(states, switch or None))
-    elif entries == "text":
-        for name in switch or list(states):
-            print(state_text(states[name]))
     else:
-        fail(Exit.BAD_INPUT, f"--entries must be json or text, not {entries!r}")
+        for name in dict.fromkeys(switch) or states:
+            print(state_text(states[name]))
     if check:
+        out = console if entries is None else err_console
         report = reachability(fabric, failures, states)
-        console.print(
+        out.print(
             f"reachability: {report.pairs - report.unreachable}/{report.pairs} NIC pairs, "
             f"{len(report.plane_crossings)} plane crossings ({failures.describe()})"
         )
         if not report.ok:
             for line in (*report.examples, *report.plane_crossings, *report.faults):
-                console.print(f"  {line}")
+                out.print(f"  {line}")
             raise typer.Exit(int(Exit.FAILED))
 
 
-def _schema_or_fail() -> None:
-    try:
-        load_schema()
-    except PipelineMismatch as exc:
-        fail(Exit.BAD_INPUT, str(exc))
-
-
-def _desired_and_targets(
-    fabric: Fabric, failures: FailureView, host: str | None, targets_file: Path | None, only: list[str]
-) -> tuple[dict[str, list[Entity]], list[SwitchTarget]]:
-    """Entities of every up switch (or only those named) and where those switches are."""
-    states = desired_states(fabric, failures)
-    desired = {n: switch_entities(s) for n, s in states.items() if not only or n in only}
-    return desired, [t for t in targets(fabric, host, targets_file) if t.name in desired]
-
-
-async def _push(
-    fabric: Fabric,
-    failures: FailureView,
-    host: str | None,
-    targets_file: Path | None,
-    only: list[str],
-    options: SessionOptions,
-) -> PushReport:
-    desired, selected = _desired_and_targets(fabric, failures, host, targets_file, only)
-    with Progress(
+@contextmanager
+def _progress(total: int) -> Iterator[ProgressCallback]:
+    """A progress bar on stderr while switches are pushed (only on a terminal, then erased)."""
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("push", total=len(desired))
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("push", total=total)
         done: set[str] = set()
 
         def progress(event: ProgressEvent) -> None:
@@ -145,8 +151,28 @@ async def _push(
                 done.add(event.switch)
                 bar.update(task, completed=len(done), description=f"push {event.switch}")
 
-        async with FabricSession(selected, options) as session:
+        yield progress
+
+
+def _desired(
+    fabric: Fabric, failures: FailureView, only: Sequence[str], host: str | None, targets_file: Path | None
+) -> tuple[Desired, list[SwitchTarget]]:
+    """Entities of every up switch (or only those named) and where those switches are."""
+    states = desired_states(fabric, failures)
+    _check_selection(fabric, states, only)
+    desired = desired_entities(states, only)
+    return desired, switch_targets(fabric, host, targets_file, desired)
+
+
+async def _push(targets: list[SwitchTarget], desired: Desired, options: SessionOptions) -> PushReport:
+    with _progress(len(desired)) as progress:
+        async with FabricSession(targets, options) as session:
             return await session.push(desired, progress)
+
+
+def _cell(report: SwitchReport, value: object) -> str:
+    """A column of the push table: nothing to say about a switch that was not reached."""
+    return str(value) if report.reachable else "-"
 
 
 def _report_exit(report: PushReport) -> None:
@@ -154,17 +180,17 @@ def _report_exit(report: PushReport) -> None:
     for name, r in sorted(report.switches.items()):
         table.add_row(
             name,
-            "pushed" if r.pipeline_pushed else "kept",
-            str(r.inserted),
-            str(r.modified),
-            str(r.deleted),
-            str(r.unchanged),
+            _cell(r, "pushed" if r.pipeline_pushed else "kept"),
+            _cell(r, r.inserted),
+            _cell(r, r.modified),
+            _cell(r, r.deleted),
+            _cell(r, r.unchanged),
             f"{r.seconds:.2f}",
             "ok" if r.ok else ("[red]unreachable[/red]" if not r.reachable else "[red]errors[/red]"),
         )
     console.print(table)
     for err in report.errors:
-        console.print(f"[red]{err}[/red]", highlight=False)
+        console.print(f"[red]{err}[/red]")
     console.print(f"{report.updates} updates in {report.seconds:.2f}s")
     if any(not r.reachable for r in report.switches.values()):
         raise typer.Exit(int(Exit.UNREACHABLE))
@@ -183,10 +209,11 @@ def push(
 ) -> None:
     """Program the fabric: pipeline where it differs, then only the entries that differ."""
     fabric = load(topology)
-    _schema_or_fail()
-    failures = failure_view(fabric, failed_link, failed_switch)
     options = session_options(connect_timeout)
-    _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, switch, options)))
+    pipeline_schema()
+    failures = failure_view(fabric, failed_link, failed_switch)
+    desired, targets = _desired(fabric, failures, switch, host, targets_file)
+    _report_exit(asyncio.run(_push(targets, desired, options)))
 
 
 def diff(
@@ -201,27 +228,26 @@ def diff(
 ) -> None:
     """What a push would change, per switch (exit 1 when anything differs)."""
     fabric = load(topology)
-    schema = load_schema()
-    failures = failure_view(fabric, failed_link, failed_switch)
-    desired, selected = _desired_and_targets(fabric, failures, host, targets_file, switch)
-
     options = session_options(connect_timeout)
+    schema = pipeline_schema()
+    failures = failure_view(fabric, failed_link, failed_switch)
+    desired, targets = _desired(fabric, failures, switch, host, targets_file)
 
     async def run() -> dict[str, Diff]:
-        async with FabricSession(selected, options) as session:
+        async with FabricSession(targets, options) as session:
             return await session.diff(desired)
 
     changed = False
     unreachable = False
     for name, d in sorted(asyncio.run(run()).items()):
-        console.print(f"{name}: {d.summary()}", highlight=False)
+        console.print(f"{name}: {d.summary()}")
         if d.error is not None:
             unreachable = True
         elif not d.is_empty:
             changed = True
             if verbose:
                 for line in d.lines(schema):
-                    console.print(f"  {line}", highlight=False)
+                    console.print(f"  {line}")
     if unreachable:
         raise typer.Exit(int(Exit.UNREACHABLE))
     if changed:
@@ -232,77 +258,37 @@ def status(
     topology: Topology,
     host: Host = None,
     targets_file: TargetsFile = None,
+    switch: Only = [],  # noqa: B006
     connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
-    """Reachability, pipeline and entry counts of every switch."""
+    """Reachability, pipeline and entry counts of every switch (or those named)."""
     fabric = load(topology)
     options = session_options(connect_timeout)
+    pipeline_schema()
+    unknown = [name for name in switch if not fabric.has_switch(name)]
+    if unknown:
+        fail(Exit.BAD_INPUT, f"--switch: no such switch in {fabric.name}: {', '.join(unknown)}")
+    targets = switch_targets(fabric, host, targets_file, switch or [s.name for s in fabric.switches])
 
     async def run() -> dict[str, SwitchStatus]:
-        async with FabricSession(targets(fabric, host, targets_file), options) as session:
+        async with FabricSession(targets, options) as session:
             return await session.status()
 
     table = Table("switch", "reachable", "primary", "pipeline", "entries")
-    down = False
-    for name, st in sorted(asyncio.run(run()).items()):
-        down |= not st.reachable
+    found = sorted(asyncio.run(run()).items())
+    for name, st in found:
+        if not st.reachable:
+            table.add_row(name, "[red]no[/red]", "-", "-", "-")
+            continue
         pipeline = {True: "ok", False: "[yellow]differs[/yellow]", None: "?"}[st.pipeline_cookie_matches]
-        table.add_row(
-            name,
-            "yes" if st.reachable else f"[red]no[/red] {st.error or ''}",
-            "yes" if st.primary else "no",
-            pipeline,
-            str(st.total_entries),
-        )
+        entries = "?" if st.error else str(st.total_entries)
+        table.add_row(name, "yes", "yes" if st.primary else "no", pipeline, entries)
     console.print(table)
-    if down:
+    for _, st in found:
+        if st.error:
+            console.print(f"[red]{st.error}[/red]")
+    if any(not st.reachable for _, st in found):
         raise typer.Exit(int(Exit.UNREACHABLE))
-
-
-def _link_change(
-    topology: Path,
-    what: str,
-    down: bool,
-    is_switch: bool,
-    host: str | None,
-    targets_file: Path | None,
-    apply: bool,
-    connect_timeout: float,
-) -> None:
-    fabric = load(topology)
-    store = failure_file(fabric)
-    links, switches = store.read()
-    bucket = switches if is_switch else links
-    if down and what not in bucket:
-        bucket.append(what)
-    elif not down and what in bucket:
-        bucket.remove(what)
-    try:
-        failures = FailureView.parse(fabric, links, switches)
-    except ValueError as exc:
-        fail(Exit.BAD_INPUT, str(exc))
-    store.write(links, switches)
-    console.print(f"failure view: {failures.describe()}")
-    if apply:
-        _schema_or_fail()
-        options = session_options(connect_timeout)
-        # A running emulation: the cable goes (or comes back) first, its hosts follow the switches.
-        _emulation_follows(fabric, links, switches, cables=True, hosts=down)
-        _report_exit(asyncio.run(_push(fabric, failures, host, targets_file, [], options)))
-        if not down:
-            _emulation_follows(fabric, links, switches, cables=False, hosts=True)
-
-
-def _emulation_follows(
-    fabric: Fabric, links: list[str], switches: list[str], cables: bool, hosts: bool
-) -> None:
-    """A running emulation of this fabric sets its cables and/or hosts' routes to the failure view."""
-    try:
-        changes = emulation.apply_failures(run_dir(fabric), links, switches, cables, hosts)
-    except emulation.ControlError as exc:
-        fail(Exit.FAILED, f"the running emulation did not follow: {exc}")
-    if changes is not None:
-        console.print(f"emulation: {'; '.join(changes) or 'nothing to change'}", highlight=False)
 
 
 class LinkState(str, Enum):
@@ -320,6 +306,68 @@ def link(
     apply: Annotated[bool, typer.Option(help="push the new state to the fabric")] = True,
     connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
-    """Take a link (or switch) down or up: record the failure view, recompute and push."""
+    """Take a link (or switch) down or up: record the failure view, recompute and push.
+
+    Nothing is recorded when no switch can be reached (the view would not be the fabric's).
+    """
     down = state is LinkState.DOWN
-    _link_change(topology, what, down, is_switch, host, targets_file, apply, connect_timeout)
+    fabric = load(topology)
+    store = failure_file(fabric)
+    old_links, old_switches = store.read()
+    links = [n for n in old_links if is_switch or n != what]
+    switches = [n for n in old_switches if not is_switch or n != what]
+    recorded_view(fabric, store, links, switches)  # what else is recorded still fits the fabric
+    if down:
+        (switches if is_switch else links).append(what)
+    try:
+        view = FailureView.parse(fabric, links, switches)
+    except ValueError as exc:
+        fail(Exit.BAD_INPUT, f"{what}: {exc}")
+    if not apply:
+        store.write(links, switches)
+        console.print(f"failure view: {view.describe()}")
+        return
+    options = session_options(connect_timeout)
+    pipeline_schema()
+    involved = [s.name for s in fabric.switches if s.name not in set(old_switches) & set(switches)]
+    targets = switch_targets(fabric, host, targets_file, involved)
+    steps = failure_steps(old_links, old_switches, links, switches)
+
+    async def run() -> PushReport | None:
+        report = PushReport()
+        async with FabricSession(targets, options) as session:
+            if not await session.reachable():
+                for name in session.names:
+                    note(f"{session.switch(name).target}: {session.switch(name).last_error}")
+                return None
+            store.write(links, switches)
+            console.print(f"failure view: {view.describe()}")
+            for step in steps:
+                if step.target == "emulation":
+                    await asyncio.to_thread(_emulation_follows, fabric, step)
+                else:
+                    step_view = FailureView.parse(fabric, step.links, step.switches)
+                    desired = desired_entities(desired_states(fabric, step_view))
+                    with _progress(len(desired)) as progress:
+                        report = await session.push(desired, progress)
+        return report
+
+    report = asyncio.run(run())
+    if report is None:
+        fail(
+            Exit.UNREACHABLE,
+            f"no switch of {fabric.name} is reachable: nothing changed, the failure view is not recorded",
+        )
+    _report_exit(report)
+
+
+def _emulation_follows(fabric: Fabric, step: Step) -> None:
+    """A running emulation of this fabric sets its cables and/or hosts' routes to the step's view."""
+    try:
+        changes = emulation.apply_failures(
+            run_dir(fabric), step.links, step.switches, step.cables, step.hosts
+        )
+    except emulation.ControlError as exc:
+        fail(Exit.FAILED, f"the running emulation did not follow: {exc}")
+    if changes is not None:
+        console.print(f"emulation: {'; '.join(changes) or 'nothing to change'}")

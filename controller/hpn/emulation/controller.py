@@ -2,30 +2,25 @@
 
 One object holds what the controller believes: the failure view and, for
 experiments, an LB mode forced on every group. From that it computes the
-desired tables (hpn.routing + hpn.pipeline), pushes them, keeps switches that
-restart in sync, and tells the emulation process to follow a new failure view
-(cables, then the hosts' routes) in the order that loses the least traffic:
-
-- something goes down: cables and hosts first (the failure happens, hosts stop
-  using the dead paths at once), then the switches' tables;
-- something comes back: the cable first (a link is up before anyone notices),
-  then the switches' tables (they route over it again), then the hosts (they
-  use the path only once the switches route it).
+desired tables (hpn.desired, as `hpnctl push` does), pushes them, keeps switches
+that restart in sync, and tells the emulation process to follow a new failure
+view (cables, then the hosts' routes) in the order of hpn.emulation.failure_steps,
+the one that loses the least traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
+from hpn.desired import desired_entities, desired_states
 from hpn.emulation.fabric import Emulation
-from hpn.pipeline import Entity, switch_entities
+from hpn.emulation.failure_steps import failure_steps
+from hpn.pipeline import Entity
 from hpn.pipeline.names import PORT_TX_COUNTER
-from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
 from hpn.routing.state import LbMode, SwitchState
 from hpn.runtime import Backoff, CounterValue, FabricSession, PushReport, SessionOptions, SwitchReport
@@ -36,14 +31,6 @@ EMULATION_OPTIONS = SessionOptions(
     # A restarted bmv2 is back within a second or two: retry often so it is re-synced soon.
     backoff=Backoff(initial=0.2, factor=1.5, maximum=1.0),
 )
-
-
-def with_lb_mode(states: dict[str, SwitchState], mode: LbMode) -> dict[str, SwitchState]:
-    """Every group of every switch in `mode` (group ids and members unchanged)."""
-    return {
-        name: dataclasses.replace(st, groups=tuple(dataclasses.replace(g, mode=mode) for g in st.groups))
-        for name, st in states.items()
-    }
 
 
 @dataclass(frozen=True)
@@ -91,11 +78,10 @@ class EmulationController:
         return FailureView.parse(self.fabric, self.failed_links, self.failed_switches)
 
     def states(self) -> dict[str, SwitchState]:
-        states = compute_fabric_state(self.fabric, self.failures)
-        return with_lb_mode(states, self.lb_mode) if self.lb_mode is not None else states
+        return desired_states(self.fabric, self.failures, self.lb_mode)
 
     def desired(self) -> dict[str, list[Entity]]:
-        return {name: switch_entities(state) for name, state in self.states().items()}
+        return desired_entities(self.states())
 
     async def push(self) -> PushReport:
         return await self.session.push(self.desired())
@@ -125,26 +111,15 @@ class EmulationController:
         """Make `links`/`switches` the failure view: emulation and switches, in a lossless order."""
         new_links, new_switches = tuple(sorted(set(links))), tuple(sorted(set(switches)))
         FailureView.parse(self.fabric, new_links, new_switches)  # names are checked before anything moves
-        old_links, old_switches = set(self.failed_links), set(self.failed_switches)
-        going_down = bool(set(new_links) - old_links or set(new_switches) - old_switches)
-        coming_back = bool(old_links - set(new_links) or old_switches - set(new_switches))
         changes: list[str] = []
         seconds = 0.0
-        if going_down:
-            # First everything that fails (and what stays failed), then what comes back.
-            both = (
-                tuple(sorted(old_links | set(new_links))),
-                tuple(sorted(old_switches | set(new_switches))),
-            )
-            seconds += await self._hosts(*both, changes)
-            self.failed_links, self.failed_switches = both
-            report = await self.push()
-        if coming_back or not going_down:
-            # A cable comes back before the switches route over it; hosts use it last.
-            seconds += await self._hosts(new_links, new_switches, changes, hosts=False)
-            self.failed_links, self.failed_switches = new_links, new_switches
-            report = await self.push()
-            seconds += await self._hosts(new_links, new_switches, changes, cables=False)
+        report = PushReport()
+        for step in failure_steps(self.failed_links, self.failed_switches, new_links, new_switches):
+            if step.target == "emulation":
+                seconds += await self._hosts(step.links, step.switches, changes, step.cables, step.hosts)
+            else:
+                self.failed_links, self.failed_switches = step.links, step.switches
+                report = await self.push()
         return FailureChange(self.failures, seconds, report, tuple(changes))
 
     async def _hosts(

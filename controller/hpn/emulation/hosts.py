@@ -37,7 +37,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from hpn.emulation.layout import Layout
 from hpn.routing.failures import FailureView
-from hpn.topology.model import Fabric, Host, NicPort, Role, SwitchPort
+from hpn.topology.model import Fabric, Host, NicId, NicPort, Role, SwitchPort
 
 GATEWAY = IPv4Address("169.254.0.1")
 """The next hop every NIC port sends to; its MAC is the port's ToR (a static entry)."""
@@ -54,8 +54,6 @@ HOST_SYSCTLS: dict[str, str] = {
     "net.ipv4.fib_multipath_hash_policy": "1",
 }
 """Set in every host namespace before its ports exist (so `default` applies to them)."""
-
-NicId = tuple[str, int]  # (host, rail)
 
 
 def rail_table(rail: int) -> int:

@@ -196,7 +196,7 @@ class Layout:
 
     @property
     def targets_file(self) -> Path:
-        """{switch: address}, read by every hpnctl command (hpn.cli.common.targets)."""
+        """{switch: address}, read by every hpnctl command (hpn.cli.targets)."""
         return self.run_dir / "targets.json"
 
     @property

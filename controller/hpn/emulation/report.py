@@ -1,6 +1,8 @@
 """The demo's report: rich tables on the terminal and one PNG of link loads.
 
-How to read it is in docs/emulation.md ("Reading the report").
+How to read it is in docs/emulation.md ("Reading the report"). The PNG needs
+matplotlib, an optional dependency (`pip install 'hpn-p4[plot]'`; `make setup`
+installs it): without it the demo still runs and says why there is no PNG.
 """
 
 from __future__ import annotations
@@ -204,9 +206,24 @@ def render(console: Console, report: DemoReport) -> None:
     console.rule("[green]all checks passed" if report.ok else "[red]some checks failed")
 
 
+class PlottingUnavailable(RuntimeError):
+    """matplotlib is not installed: the report has no PNG (the message says how to get one)."""
+
+
+PLOT_EXTRA = "pip install 'hpn-p4[plot]'"
+
+
 def plot(report: DemoReport, path: Path) -> Path | None:
-    """Per-link load per LB mode (and polarization, failover) as one PNG; None if nothing to plot."""
-    import matplotlib
+    """Per-link load per LB mode (and polarization, failover) as one PNG; None if nothing to plot.
+
+    Raises PlottingUnavailable when matplotlib is missing.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlottingUnavailable(
+            f"no PNG of the report: it needs matplotlib, which is not installed ({PLOT_EXTRA})"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -2,7 +2,10 @@
 
 Port i of the switch is veth `<prefix>s<i>`; its peer `<prefix>h<i>` is where
 tests send and capture. Used by the integration tests, the PTF runner and the
-one-switch demo. Everything it makes is removed by name on exit.
+one-switch demo. The namespace, the veths and the switch process are removed by
+name on exit; the run directory (the switch's log and socket, a new temporary
+directory unless `run_dir` is given) is kept, so the log can be read after a
+failure.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Start a program in its own session with its output appended to a log file.
 
-posix_spawn, not fork: the caller may already hold gRPC channels (DESIGN trap:
-gRPC threads + fork() deadlock).
+posix_spawn, not fork: the caller may already hold gRPC channels, and gRPC's
+threads + fork() deadlock (docs/traps.md).
 """
 
 from __future__ import annotations

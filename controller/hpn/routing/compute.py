@@ -22,13 +22,12 @@ import hashlib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from hpn.routing.bulk import gc_paused
+from hpn.bulk import gc_paused
 from hpn.routing.failures import FailureView
 from hpn.routing.groups import Interner, RouteSpec, allocate
 from hpn.routing.state import LbMode, LbParams, PortConfig, SwitchState
-from hpn.topology.model import Fabric, NicPort, Role, Switch, SwitchPort
+from hpn.topology.model import Fabric, NicId, NicPort, Role, Switch, SwitchPort
 
-NicId = tuple[str, int]  # (host, rail)
 _NO_PORTS: frozenset[int] = frozenset()
 _NO_AGGS: frozenset[str] = frozenset()
 

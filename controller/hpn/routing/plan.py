@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hpn.routing.bulk import gc_paused
+from hpn.bulk import gc_paused
 from hpn.routing.groups import MAX_GROUPS
 from hpn.routing.state import PORT_LIMIT, Group, LbMode, PortConfig, Route, SwitchState
 from hpn.topology.model import Fabric

@@ -25,13 +25,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from hpn.routing.bulk import gc_paused
+from hpn.bulk import gc_paused
 from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
 from hpn.routing.state import SwitchState
-from hpn.topology.model import Fabric, NicPort, SwitchPort
+from hpn.topology.model import Fabric, NicId, NicPort, SwitchPort
 
-NicId = tuple[str, int]
 Node = tuple[str, int]  # (switch, plane of the packet there)
 _Hop = tuple[str, int, int]  # (switch, its packet plane, -1) or (host, rail, NIC port)
 

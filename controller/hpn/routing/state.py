@@ -2,47 +2,22 @@
 
 This is the contract between routing/ (which knows the fabric) and pipeline/
 (which knows P4 names). Everything is immutable and hashable so states can be
-compared, deduplicated and diffed.
+compared, deduplicated and diffed. LbMode, LinkRate and EcnConfig live in
+hpn.params (the topology names them too) and are re-exported here.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
+# Re-exported: LbMode, LinkRate and EcnConfig are part of this contract too.
+from hpn.params import EcnConfig as EcnConfig
+from hpn.params import LbMode as LbMode
+from hpn.params import LinkRate as LinkRate
+
 PORT_LIMIT = 512
 """Switch ports are numbered below this (9-bit ports, MAX_PORTS in p4src/shared/sizes.p4)."""
-
-
-class LbMode(enum.IntEnum):
-    """Load-balancing mode of a next-hop group (LB_MODE_* in defines.p4)."""
-
-    ECMP = 0
-    FLOWLET = 1
-    SPRAY = 2
-    ADAPTIVE = 3
-
-
-class LinkRate(enum.IntEnum):
-    """HPCC link-rate index carried in INT records (LINK_RATE_* in defines.p4)."""
-
-    G25 = 0
-    G50 = 1
-    G100 = 2
-    G200 = 3
-    G400 = 4
-    G10 = 5
-
-    @classmethod
-    def from_gbps(cls, gbps: int) -> LinkRate:
-        table = {25: cls.G25, 50: cls.G50, 100: cls.G100, 200: cls.G200, 400: cls.G400, 10: cls.G10}
-        try:
-            return table[gbps]
-        except KeyError:
-            raise ValueError(
-                f"link speed {gbps} Gb/s has no HPCC rate index (one of {sorted(table)})"
-            ) from None
 
 
 @dataclass(frozen=True, order=True)
@@ -67,15 +42,6 @@ class Group:
     mode: LbMode
     ports: frozenset[int]
     intact: frozenset[int] | None = None
-
-
-@dataclass(frozen=True)
-class EcnConfig:
-    """RED marking thresholds on egress queue depth (bmv2: packets)."""
-
-    kmin: int
-    kmax: int
-    pmax: float  # marking probability at kmax, 0..1
 
 
 @dataclass(frozen=True, order=True)

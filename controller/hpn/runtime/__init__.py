@@ -1,4 +1,6 @@
-"""P4Runtime for the fabric: the only package that talks gRPC.
+"""P4Runtime for the fabric: the only package that speaks P4Runtime.
+
+(hpn.emulation.bmv2 also opens a gRPC channel, only to see a switch's server listen.)
 
 Input: `SwitchTarget`s and, per switch, the desired entities (finsy `P4TableEntry`s built
 by hpn.pipeline). `FabricSession` connects to all switches at once, pushes the pipeline

@@ -3,8 +3,11 @@
 Servers may answer reads with padded bytestrings (b"\\x00\\x0a" for 10) while finsy writes
 the canonical shortest form (b"\\x0a"), order match fields and action params as they like,
 and add run-time data (counters, meters, idle time) that is not part of what the
-controller asked for. Comparing raw protobufs would then see differences everywhere and
-rewrite the fabric on every push. Everything here works on `p4.v1.TableEntry` messages.
+controller asked for. A switch whose P4Runtime protos are newer than ours may also send
+fields we do not know; protobuf keeps those as unknown fields and would serialize them
+into the entry's key, so a live entry would look like a different one (an INSERT plus a
+DELETE of itself). Comparing raw protobufs would see differences everywhere and rewrite
+the fabric on every push. Everything here works on `p4.v1.TableEntry` messages.
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ def _field_id(match: p4r.FieldMatch) -> int:
 
 def canonicalize(entry: p4r.TableEntry) -> p4r.TableEntry:
     """Normalise `entry` in place and return it: canonical bytestrings, match fields and
-    action params sorted by id, runtime data (counters, meters, idle time) dropped."""
+    action params sorted by id, runtime data (counters, meters, idle time) and fields
+    unknown to our protos dropped."""
+    entry.DiscardUnknownFields()
     for name in _RUNTIME_FIELDS:
         entry.ClearField(name)  # type: ignore[arg-type]
     for match in entry.match:

@@ -1,11 +1,13 @@
-"""A plain gRPC channel to one switch for bulk reads and pre-serialized writes.
+"""A second gRPC channel to one switch, for bulk reads and pre-serialized writes.
 
-finsy's `Switch` keeps the StreamChannel (arbitration, pipeline) and is used for entity
-reads. Reconciling thousands of entries goes through this second channel instead: reads
-come back as protobufs (no decoding into finsy objects and encoding back), and writes are
-WriteRequests serialized by hand (hpn.runtime.wire), sent without a protobuf object ever
-being built. P4Runtime authorizes a write by its election id, not by the channel it
-arrives on, so the session's id (held by finsy's arbitration) is written into each one.
+finsy's `Switch` keeps the StreamChannel (arbitration, pipeline) and is used for counter
+reads. Reconciling thousands of entries goes through this second channel instead: table
+entries read back stay serialized, as the switch sent them (compared as bytes, no
+decoding into protobuf or finsy objects), and writes are WriteRequests serialized by hand
+(hpn.runtime.wire), sent without a protobuf object ever being built. P4Runtime
+authorizes a write by its election id and role, not by the channel it arrives on, so the
+session's id (held by finsy's arbitration) and role are written into each request; the
+channel uses the session's TLS credentials, the same ones finsy's channel uses.
 Errors are raised as finsy's `P4ClientError`, like every other RPC of the runtime.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
-from finsy import P4ClientError
+from finsy import GRPCCredentialsTLS, P4ClientError
 from finsy.proto import p4r
 
 from hpn.runtime import wire
@@ -22,7 +24,7 @@ from hpn.runtime import wire
 RPC_TIMEOUT = 60.0
 """Seconds for one Read or Write (a big WriteRequest to bmv2 takes well under one)."""
 
-_OPTIONS = [
+_OPTIONS: list[tuple[str, int | str]] = [
     # bmv2 sends one error detail per update (~100 bytes) in trailing metadata; with gRPC's
     # default limit a failed batch of a hundred updates would lose every one of them.
     ("grpc.max_metadata_size", 4 * 1024 * 1024),
@@ -34,13 +36,26 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
+def open_channel(address: str, credentials: GRPCCredentialsTLS | None) -> grpc.aio.Channel:
+    """A channel to `address`: TLS with `credentials` (as finsy opens its own), else plain."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(address, options=_OPTIONS)
+    options: list[tuple[str, int | str]] = list(_OPTIONS)
+    if credentials.target_name_override:
+        options.append(("grpc.ssl_target_name_override", credentials.target_name_override))
+    return grpc.aio.secure_channel(address, credentials.to_client_credentials(), options=options)
+
+
 class RpcChannel:
     """Read / Write / GetForwardingPipelineConfig over a channel of our own."""
 
-    def __init__(self, address: str, device_id: int) -> None:
+    def __init__(
+        self, address: str, device_id: int, credentials: GRPCCredentialsTLS | None = None, role: str = ""
+    ) -> None:
         self.address = address
         self.device_id = device_id
-        self._channel = grpc.aio.insecure_channel(address, options=_OPTIONS)
+        self.role = role
+        self._channel = open_channel(address, credentials)
         self._read = self._channel.unary_stream(
             "/p4.v1.P4Runtime/Read",
             request_serializer=p4r.ReadRequest.SerializeToString,
@@ -68,7 +83,7 @@ class RpcChannel:
     async def read_entities(self, entities: list[p4r.Entity]) -> list[tuple[int, bytes]]:
         """One ReadRequest; every table entry, action-profile member and group answered, as
         (Entity field, message serialized as the switch sent it)."""
-        request = p4r.ReadRequest(device_id=self.device_id, entities=entities)
+        request = p4r.ReadRequest(device_id=self.device_id, role=self.role, entities=entities)
         found: list[tuple[int, bytes]] = []
         try:
             async for reply in self._read(request, timeout=RPC_TIMEOUT):
@@ -79,7 +94,9 @@ class RpcChannel:
 
     async def write(self, election_id: int, updates: Sequence[bytes]) -> None:
         """One WriteRequest of framed updates (`wire.framed_update`) under `election_id`."""
-        header = wire.write_request_header(self.device_id, election_id >> 64, election_id & (1 << 64) - 1)
+        header = wire.write_request_header(
+            self.device_id, election_id >> 64, election_id & (1 << 64) - 1, self.role
+        )
         try:
             await self._write(wire.write_request(header, updates), timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError as ex:

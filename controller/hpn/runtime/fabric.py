@@ -92,6 +92,12 @@ class FabricSession:
         """Wait until the given (default: all) switches are connected; add your own timeout."""
         await asyncio.gather(*(self.switch(n).wait_up() for n in (names or self.names)))
 
+    async def reachable(self, names: Iterable[str] | None = None) -> list[str]:
+        """Wait for each switch's first connection attempt; the names of those that are up."""
+        links = [self.switch(n) for n in (names or self.names)]
+        await asyncio.gather(*(link.wait_attempted() for link in links))
+        return [link.name for link in links if link.is_up]
+
     def _on_switch_change(self, _link: SwitchSession) -> None:
         self._changed.set()
 

@@ -1,10 +1,13 @@
-"""Tunables of a fabric session: election id, batch size, timeouts, reconnect backoff."""
+"""Tunables of a fabric session: election id, batch size, timeouts, reconnect backoff, TLS, role."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from finsy import GRPCCredentialsTLS
+from google.protobuf.message import Message
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class SessionOptions:
         so entries of tables it does not mention are deleted too. By default only tables
         that appear in the desired state are reconciled (a table whose last desired entry
         went away is then left as it is).
+    credentials: TLS for every channel to a switch (finsy's stream channel and the bulk
+        channel of hpn.runtime.channel alike); None: plain TCP.
+    role: P4Runtime role name, sent with the arbitration and every Read and Write ("":
+        the default role, the whole switch).
+    role_config: the target's role configuration (a protobuf message, packed into the
+        arbitration's `Role.config`); a role needs one.
     """
 
     election_id: int = 10
@@ -57,6 +66,9 @@ class SessionOptions:
     backoff: Backoff = field(default_factory=Backoff)
     p4force: bool = False
     own_all_tables: bool = False
+    credentials: GRPCCredentialsTLS | None = None
+    role: str = ""
+    role_config: Message | None = None
 
     def __post_init__(self) -> None:
         if self.election_id <= 0:
@@ -65,3 +77,8 @@ class SessionOptions:
             raise ValueError("batch_size must be >= 1")
         if self.connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")
+        if self.credentials is not None and not isinstance(self.credentials, GRPCCredentialsTLS):
+            kind = type(self.credentials).__name__
+            raise TypeError(f"credentials must be finsy's GRPCCredentialsTLS, not {kind}")
+        if bool(self.role) != (self.role_config is not None):
+            raise ValueError("a role needs a role_config and a role_config a role (P4Runtime Role)")

@@ -108,6 +108,9 @@ class SwitchSession:
             p4force=options.p4force,
             device_id=target.device_id,
             initial_election_id=options.election_id,
+            channel_credentials=options.credentials,
+            role_name=options.role,
+            role_config=options.role_config,
         )
         self._switch = fy.Switch(target.name, target.address, switch_options)
         self._blob_reads_seen = self._blob.reads  # the cookie computation
@@ -268,7 +271,7 @@ class SwitchSession:
 
     async def _open(self) -> None:
         """One connection attempt, bounded by `connect_timeout`."""
-        rpc = RpcChannel(self.address, self.target.device_id)
+        rpc = RpcChannel(self.address, self.target.device_id, self._options.credentials, self._options.role)
         self._rpc = rpc  # ready before finsy announces the switch ready
         capture = _TaskFailureLog(self.name)
         finsy_log = logging.getLogger(_FINSY_LOGGER)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from finsy.proto import p4r
+from google.protobuf.message import DecodeError
+
 # Tags (field number << 3 | wire type) of the messages written here.
 TABLE_ID = b"\x08"  # TableEntry.table_id, varint
 MATCH = b"\x12"  # TableEntry.match, message
@@ -115,6 +118,7 @@ def write_request(header: bytes, updates: Sequence[bytes]) -> bytes:
 # --- reading: canonical entries split without building protobuf messages -------------------
 
 _KEY_FIELDS = frozenset({1, 2, 4, 8})  # table_id, match, priority, is_default_action
+_WIDE_FIELDS = frozenset({5, 9, 13})  # controller_metadata (uint64), idle_timeout_ns (int64), is_const
 _VALUE_ONLY_FIELDS = frozenset({3, 5, 9, 11})  # action, controller_metadata, idle_timeout_ns, metadata
 _RUNTIME_FIELDS = frozenset({6, 7, 10, 12, 13})  # meter/counter data, idle time, is_const: dropped
 _MATCH_KINDS = {
@@ -127,19 +131,59 @@ _MATCH_KINDS = {
 """FieldMatch kind tag -> the tags its message holds, in order (all needed: no zero values)."""
 
 
-def read_varint(data: bytes, i: int) -> tuple[int, int]:
-    """(value, index after it) of the varint at `data[i]`."""
-    byte = data[i]
-    if byte < 0x80:
-        return byte, i + 1
+class WireError(ValueError):
+    """Bytes that are not the protobuf wire format they should be."""
+
+
+_VARINT_BYTES = 10
+"""Longest varint: 64 bits in groups of 7."""
+
+
+def read_varint(data: bytes, i: int, end: int | None = None) -> tuple[int, int]:
+    """(value, index after it) of the varint at `data[i]`, which must end before `end`
+    (default: the end of `data`) and within 10 bytes; WireError otherwise."""
+    limit = len(data) if end is None else min(end, len(data))
+    if i < limit:
+        byte = data[i]
+        if byte < 0x80:
+            return byte, i + 1
     value = shift = 0
-    while True:
+    stop = min(limit, i + _VARINT_BYTES)
+    start = i
+    while i < stop:
         byte = data[i]
         i += 1
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
             return value, i
         shift += 7
+    raise WireError(f"varint at byte {start} does not end before byte {stop}")
+
+
+_UINT32 = 1 << 32
+_INT32_MAX = 1 << 31
+_NEGATIVE_INT32 = (1 << 64) - (1 << 31)  # int32 -1 .. -2**31 as protobuf writes them (10 bytes)
+
+
+def _canonical_varint(data: bytes, i: int, end: int, signed: bool = False) -> tuple[int, int]:
+    """Like `read_varint`, for the varints of an entry in canonical form: the shortest
+    encoding of a non-zero 32-bit value (`signed`: int32, else uint32). Protobuf would
+    re-encode anything else differently, so such bytes cannot be compared as they are."""
+    value, after = read_varint(data, i, end)
+    if not value or (after - i > 1 and data[after - 1] == 0):
+        raise WireError(f"varint at byte {i} is not in canonical form")
+    if value >= (_INT32_MAX if signed else _UINT32) and not (signed and value >= _NEGATIVE_INT32):
+        raise WireError(f"varint at byte {i} is out of range")
+    return value, after
+
+
+def _canonical_size(data: bytes, i: int, end: int) -> tuple[int, int]:
+    """(length, index after it) of a length prefix in its shortest encoding, the bytes it
+    announces within `end`."""
+    size, after = read_varint(data, i, end)
+    if (after - i > 1 and data[after - 1] == 0) or after + size > end:
+        raise WireError(f"length at byte {i} is not in canonical form or runs past byte {end}")
+    return size, after
 
 
 def _canonical_fields(data: bytes, i: int, end: int, tags: tuple[int, ...]) -> bool:
@@ -149,11 +193,9 @@ def _canonical_fields(data: bytes, i: int, end: int, tags: tuple[int, ...]) -> b
         if i >= end or data[i] != tag:
             return False
         if tag & 7 == 0:
-            value, i = read_varint(data, i + 1)
-            if not value:
-                return False
+            _, i = _canonical_varint(data, i + 1, end, signed=True)  # LPM prefix_len, int32
         else:
-            size, i = read_varint(data, i + 1)
+            size, i = _canonical_size(data, i + 1, end)
             if not size or (size > 1 and data[i] == 0):
                 return False
             i += size
@@ -168,21 +210,19 @@ def _canonical_action(data: bytes, i: int, end: int) -> bool:
         return bool(number) and j == end
     if data[i] != 0x0A:
         return False
-    size, i = read_varint(data, i + 1)
-    if i + size != end or data[i] != 0x08:
+    size, i = _canonical_size(data, i + 1, end)
+    if i + size != end or i >= end or data[i] != 0x08:
         return False
-    action_id, i = read_varint(data, i + 1)
-    if not action_id:
-        return False
+    _, i = _canonical_varint(data, i + 1, end)
     last = 0
     while i < end:
         if data[i] != 0x22:
             return False
-        size, i = read_varint(data, i + 1)
+        size, i = _canonical_size(data, i + 1, end)
         param_end = i + size
-        if data[i] != 0x10:
+        if i >= param_end or data[i] != 0x10:
             return False
-        param_id, i = read_varint(data, i + 1)
+        param_id, i = _canonical_varint(data, i + 1, param_end)
         if param_id <= last or not _canonical_fields(data, i, param_end, (0x1A,)):
             return False
         last = param_id
@@ -200,6 +240,13 @@ def split_entry(data: bytes) -> tuple[int, bytes, bytes, bool] | None:
     bmv2 answers reads in canonical form, so this is how a read-back is compared: several
     times faster than building and canonicalizing protobuf messages.
     """
+    try:
+        return _split_entry(data)
+    except WireError:
+        return None
+
+
+def _split_entry(data: bytes) -> tuple[int, bytes, bytes, bool] | None:
     key: list[bytes] = []
     value: list[bytes] = []
     table_id = 0
@@ -215,27 +262,32 @@ def split_entry(data: bytes) -> tuple[int, bytes, bytes, bool] | None:
             return None
         last_field = field
         if tag & 7 == 0:
-            number, i = read_varint(data, i + 1)
-            if not number:
-                return None
+            if field in _WIDE_FIELDS:  # 64-bit: any shortest non-zero varint
+                number, i = read_varint(data, i + 1)
+                if not number or (i - start > 2 and data[i - 1] == 0) or number >> 64:
+                    return None
+            else:
+                number, i = _canonical_varint(data, i + 1, end, signed=field == 4)
+                if field == 8 and number != 1:
+                    return None
             if field == 1:
                 table_id = number
             elif field == 8:
                 default = True
         elif tag & 7 == 2:
-            size, body = read_varint(data, i + 1)
+            size, body = _canonical_size(data, i + 1, end)
             i = body + size
-            if i > end or (not size and field != 11):
+            if not size and field != 11:
                 return None
             if field == 2:
                 if data[body] != 0x08:
                     return None
-                field_id, j = read_varint(data, body + 1)
+                field_id, j = _canonical_varint(data, body + 1, i)
                 tags = _MATCH_KINDS.get(data[j]) if j < i else None
                 if field_id <= last_match or tags is None:
                     return None
                 last_match = field_id
-                size, j = read_varint(data, j + 1)
+                size, j = _canonical_size(data, j + 1, i)
                 if j + size != i or not _canonical_fields(data, j, i, tags):
                     return None
             elif field == 3:
@@ -251,11 +303,21 @@ def split_entry(data: bytes) -> tuple[int, bytes, bytes, bool] | None:
             value.append(piece)
         elif field in _VALUE_ONLY_FIELDS:
             value.append(data[start:i])
-        elif field not in _RUNTIME_FIELDS:
+        elif field not in _RUNTIME_FIELDS or not _parses(data[start:i]):
             return None
     if not table_id:
         return None
     return table_id, b"".join(key), b"".join(value), default
+
+
+def _parses(piece: bytes) -> bool:
+    """Whether protobuf reads this one field of a TableEntry (runtime data is dropped
+    unread here, but bytes protobuf would refuse must be refused here too)."""
+    try:
+        p4r.TableEntry().ParseFromString(piece)
+    except DecodeError:
+        return False
+    return True
 
 
 def read_response_table_entries(data: bytes) -> list[bytes]:
@@ -277,10 +339,14 @@ def read_response_entities(data: bytes) -> list[tuple[int, bytes]]:
             raise ValueError(f"not a ReadResponse: field tag {tag:#x} at byte {i}")
         size, body = read_varint(data, i + 1)
         i = body + size
+        if i > end:
+            raise WireError(f"not a ReadResponse: field at byte {body} runs past the end")
         if tag != 0x0A or not size:  # ReadResponse.entities
             continue
         field = data[body] >> 3
         if data[body] & 7 == 2 and field in _READ_KINDS:
-            size, start = read_varint(data, body + 1)
+            size, start = read_varint(data, body + 1, i)
+            if start + size > i:
+                raise WireError(f"not a ReadResponse: entity at byte {start} runs past its end")
             entries.append((field, data[start : start + size]))
     return entries

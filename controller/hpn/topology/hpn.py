@@ -37,6 +37,9 @@ from hpn.topology.model import (
 )
 from hpn.topology.schema import HpnSpec, settings_of
 
+MAX_RAILS = 256
+"""Rails per segment the addressing has room for: one /24 each within the segment's 256."""
+
 
 def tor_name(segment: int, rail: int, plane: int) -> str:
     return f"tor-s{segment}-r{rail}-p{plane}"
@@ -76,28 +79,60 @@ def check_spec(spec: HpnSpec) -> list[Problem]:
         problems.append(
             Problem(("aggs_per_plane",), f"each ToR would need {uplinks} uplinks; ports allow {max_uplinks}")
         )
-    downlinks = spec.segments * spec.rails * sides
-    if downlinks > MAX_FABRIC_PORT:
+    planes = " x 2 planes" if sides > 1 else ""
+    rail_ports = spec.rails * sides
+    downlinks = spec.segments * rail_ports
+    if rail_ports > MAX_FABRIC_PORT:  # too many rails whatever the segments: say so on rails
+        problems.append(
+            Problem(
+                ("rails",),
+                f"{spec.rails} rails{planes} need {rail_ports} ToR ports on each aggregation switch; "
+                f"ports allow {MAX_FABRIC_PORT}",
+            )
+        )
+    elif downlinks > MAX_FABRIC_PORT:
         problems.append(
             Problem(
                 ("segments",),
-                f"each aggregation switch would need {downlinks} ToR ports (segments x rails"
-                f"{' x planes' if sides > 1 else ''}); ports allow {MAX_FABRIC_PORT}",
+                f"{spec.segments} segments x {spec.rails} rails{planes} need {downlinks} ToR ports on "
+                f"each aggregation switch; ports allow {MAX_FABRIC_PORT}",
             )
         )
     if spec.planes_merged and spec.planes != 2:
         problems.append(Problem(("planes_merged",), "merging planes needs planes: 2"))
-    if not Addressing(spec.addressing.base).fits(spec.segments, spec.rails):
-        slots = (spec.segments - 1) * 256 + spec.rails  # the (segment, rail) /24 is number segment*256+rail
-        needed = 24 - (slots - 1).bit_length()
-        problems.append(
-            Problem(
-                ("addressing", "base"),
-                f"{spec.addressing.base} is too small: one /24 per (segment, rail) for {spec.segments} "
-                f"segments x {spec.rails} rails needs a /{needed} or shorter",
-            )
-        )
+    problems.extend(_addressing_problems(spec))
     return problems
+
+
+def _addressing_problems(spec: HpnSpec) -> list[Problem]:
+    """One /24 per (segment, rail), the (segment * 256 + rail)-th of the base."""
+    if spec.rails > MAX_RAILS:
+        return [
+            Problem(
+                ("rails",),
+                f"{spec.rails} rails: the addressing has one /24 for each of at most {MAX_RAILS} rails "
+                "per segment",
+            )
+        ]
+    if Addressing(spec.addressing.base).fits(spec.segments, spec.rails):
+        return []
+    slots = (spec.segments - 1) * 256 + spec.rails
+    needed = 24 - (slots - 1).bit_length()
+    if needed < 0:
+        return [
+            Problem(
+                ("segments",),
+                f"{spec.segments} segments fit no IPv4 base: segment s takes the 256 /24s from the "
+                "(s x 256)-th on",
+            )
+        ]
+    return [
+        Problem(
+            ("addressing", "base"),
+            f"{spec.addressing.base} is too small: one /24 per (segment, rail) for {spec.segments} "
+            f"segments x {spec.rails} rails needs a /{needed} or shorter",
+        )
+    ]
 
 
 def generate(spec: HpnSpec) -> Fabric:

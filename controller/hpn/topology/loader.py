@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import reprlib
 import types
 import typing
-from pathlib import Path as FsPath
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from hpn.bulk import gc_paused
 from hpn.topology import hpn
 from hpn.topology.errors import Path, Problem, TopologyError
 from hpn.topology.model import (
@@ -32,7 +32,9 @@ from hpn.topology.model import (
     SwitchPort,
 )
 from hpn.topology.schema import EndSpec, ExplicitSpec, HpnSpec, settings_of
+from hpn.topology.source import read_topology_text
 from hpn.topology.validate import check_fabric
+from hpn.topology.yamldoc import LineIndex, parse_yaml
 
 __all__ = ["TopologyError", "load_fabric", "load_fabric_text"]
 
@@ -42,29 +44,29 @@ _KINDS: dict[str, type[BaseModel]] = {"hpn": HpnSpec, "explicit": ExplicitSpec}
 def load_fabric(path: str | os.PathLike[str]) -> Fabric:
     """Read, check and build the fabric of a topology file."""
     file = os.fspath(path)
-    try:
-        text = FsPath(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TopologyError(file, [Problem((), f"cannot read the file: {exc.strerror or exc}")]) from None
-    return load_fabric_text(text, file)
+    return load_fabric_text(read_topology_text(file), file)
 
 
 def load_fabric_text(text: str, file: str = "<text>") -> Fabric:
     """Like `load_fabric` for text already in memory; `file` names it in errors."""
-    node, data = _parse_yaml(text, file)
-    lines = _LineIndex(node)
+    # A large explicit file is ~10^6 objects, none in a cycle: collecting would rescan them
+    # all again and again (for pydantic's models, 20 times the time of the validation).
+    with gc_paused():
+        return _load(text, file)
+
+
+def _load(text: str, file: str) -> Fabric:
+    node, data = parse_yaml(text, file)
+    lines = LineIndex(node)
 
     def fail(problems: list[Problem]) -> TopologyError:
         return TopologyError(file, [lines.locate(p) for p in problems])
 
-    dupes = lines.duplicate_keys()
-    if dupes:
-        raise fail(dupes)
     if not isinstance(data, dict):
         raise fail([Problem((), "expected a mapping with 'kind: hpn' or 'kind: explicit'")])
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in _KINDS:
-        raise fail([Problem(("kind",), f"expected one of {sorted(_KINDS)}, got {kind!r}")])
+        raise fail([Problem(("kind",), f"expected one of {sorted(_KINDS)}, got {_shorten(kind)}")])
     model = _KINDS[kind]
     try:
         spec = model.model_validate(data)
@@ -85,77 +87,6 @@ def load_fabric_text(text: str, file: str = "<text>") -> Fabric:
     if problems:
         raise fail(problems)
     return fabric
-
-
-# -- YAML -------------------------------------------------------------------
-
-
-def _parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        what = getattr(exc, "problem", None) or str(exc)
-        raise TopologyError(file, [Problem((), f"not valid YAML: {what}", line)]) from None
-    finally:
-        loader.dispose()
-    return node, data
-
-
-class _LineIndex:
-    """Maps a path inside the document to the line it starts on."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self._root = root
-
-    def line_of(self, path: Path) -> int | None:
-        node = self._root
-        if node is None:
-            return None
-        for part in path:
-            child = self._child(node, part)
-            if child is None:
-                break
-            node = child
-        return node.start_mark.line + 1
-
-    @staticmethod
-    def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            for key, value in node.value:
-                if key.value == part:
-                    return value  # type: ignore[no-any-return]
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            return node.value[part]  # type: ignore[no-any-return]
-        return None
-
-    def locate(self, problem: Problem) -> Problem:
-        if problem.line is not None:
-            return problem
-        return Problem(problem.path, problem.message, self.line_of(problem.path))
-
-    def duplicate_keys(self) -> list[Problem]:
-        """PyYAML keeps the last of two equal keys silently; we refuse them."""
-        problems: list[Problem] = []
-
-        def walk(node: yaml.Node, path: Path) -> None:
-            if isinstance(node, yaml.MappingNode):
-                seen: set[object] = set()
-                for key, value in node.value:
-                    if key.value in seen:
-                        problems.append(Problem((*path, key.value), "duplicate key", key.start_mark.line + 1))
-                    seen.add(key.value)
-                    walk(value, (*path, key.value))
-            elif isinstance(node, yaml.SequenceNode):
-                for i, item in enumerate(node.value):
-                    walk(item, (*path, i))
-
-        if self._root is not None:
-            walk(self._root, ())
-        return problems
 
 
 # -- schema errors ------------------------------------------------------------
@@ -213,8 +144,21 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _bounded_repr() -> reprlib.Repr:
+    """A repr that looks at a few items of a few levels: a value in a message may be a huge
+    (aliased) structure, whose full repr must not be built just to be cut."""
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 3
+    bounded.maxlist = bounded.maxtuple = bounded.maxset = bounded.maxdict = 4
+    bounded.maxstring = bounded.maxother = 60
+    return bounded
+
+
+_REPR = _bounded_repr()
+
+
 def _shorten(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
-from hpn.routing.state import EcnConfig, LbMode
+from hpn.params import EcnConfig, LbMode
 
 NIC_PORTS = 2
 """Ports per NIC; both carry the NIC's one IP and MAC (non-stacked dual-ToR)."""
@@ -104,6 +104,9 @@ class NicPort:
 
 
 Endpoint = SwitchPort | NicPort
+
+NicId = tuple[str, int]
+"""One NIC as (host name, rail): how routing and the emulation key NICs."""
 
 
 @dataclass(frozen=True)

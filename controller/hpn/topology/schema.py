@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from hpn.routing.state import EcnConfig, LbMode, LinkRate
+from hpn.params import EcnConfig, LbMode, LinkRate
 from hpn.topology.model import FabricSettings
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")

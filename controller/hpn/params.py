@@ -1,0 +1,51 @@
+"""Data-plane parameters that a topology sets and the desired state carries.
+
+LB mode, HPCC link rate and ECN thresholds are named by the topology schema and
+model (hpn.topology) and by the per-switch state (hpn.routing.state, which
+re-exports them). This module imports no other hpn module, so imports run one
+way: topology/ below routing/, and both on top of this.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class LbMode(enum.IntEnum):
+    """Load-balancing mode of a next-hop group (LB_MODE_* in defines.p4)."""
+
+    ECMP = 0
+    FLOWLET = 1
+    SPRAY = 2
+    ADAPTIVE = 3
+
+
+class LinkRate(enum.IntEnum):
+    """HPCC link-rate index carried in INT records (LINK_RATE_* in defines.p4)."""
+
+    G25 = 0
+    G50 = 1
+    G100 = 2
+    G200 = 3
+    G400 = 4
+    G10 = 5
+
+    @classmethod
+    def from_gbps(cls, gbps: int) -> LinkRate:
+        table = {25: cls.G25, 50: cls.G50, 100: cls.G100, 200: cls.G200, 400: cls.G400, 10: cls.G10}
+        try:
+            return table[gbps]
+        except KeyError:
+            raise ValueError(
+                f"link speed {gbps} Gb/s has no HPCC rate index (one of {sorted(table)})"
+            ) from None
+
+
+@dataclass(frozen=True)
+class EcnConfig:
+    """RED marking thresholds on egress queue depth (bmv2: packets)."""
+
+    kmin: int
+    kmax: int
+    pmax: float  # marking probability at kmax, 0..1
