@@ -98,7 +98,7 @@ def baseline_entities() -> list[object]:
     return [
         fy.P4TableEntry(
             "RouterIngress.ipv4_lpm",
-            match=fy.P4TableMatch(hdr_ipv4_dst_addr=(0x0A010000 + 64 * i, 26)),
+            match=fy.P4TableMatch(dst_addr=(0x0A010000 + 64 * i, 26)),
             action=fy.P4TableAction(
                 "forward", port=port, src_mac=mac(SWITCH_MAC), dst_mac=mac(neighbor_mac(port))
             ),
@@ -236,10 +236,13 @@ async def measure(
     programs: Sequence[Program], address: str, pktgen: Pktgen, args: argparse.Namespace
 ) -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {p.name: [] for p in programs}
+    election = 10
     for round_ in range(args.rounds):
         for program in programs:
             target = SwitchTarget(program.name, address, 1, program.p4info, program.blob)
-            async with FabricSession([target], SessionOptions(own_all_tables=True)) as fabric:
+            election += 1  # above the session before, whose stream may still be closing
+            options = SessionOptions(own_all_tables=True, election_id=election)
+            async with FabricSession([target], options) as fabric:
                 await fabric.wait_connected()
                 report = await fabric.push({program.name: list(program.entities())})  # type: ignore[dict-item]
                 if not report[program.name].ok:

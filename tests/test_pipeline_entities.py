@@ -122,15 +122,25 @@ def test_lb_group_gives_mode_mask_and_bits() -> None:
     one = lb[1]
     assert isinstance(one, fy.P4TableAction)
     bits = intact_layout({0, 1, 2, 3}).bits
-    assert dict(one.args) == {"lb_mode": int(LbMode.FLOWLET), "mask": (1 << bits) - 1, "bits": bits}
+    args = dict(one.args)
+    assert (args["lb_mode"], args["mask"], args["bits"]) == (int(LbMode.FLOWLET), (1 << bits) - 1, bits)
+    assert args["track"] == 0  # no ADAPTIVE group on this switch
 
 
 def test_times_are_converted_to_each_targets_timestamp_unit() -> None:
     state = sample_state()
     for target, gap in ((Target.BMV2, 50), (Target.TOFINO, round(50_000 / 1024))):
-        params = switch_entities(state, target)[0]
-        assert isinstance(params, fy.P4TableEntry) and isinstance(params.action, fy.P4TableAction)
-        assert params.action.args["flowlet_gap_time"] == gap
+        table = target.qualify(names.LB_GROUP.name)
+        groups = [
+            e
+            for e in switch_entities(state, target)
+            if isinstance(e, fy.P4TableEntry) and e.table_id == table
+        ]
+        assert groups
+        for entry in groups:
+            assert isinstance(entry.action, fy.P4TableAction)
+            assert entry.action.args["flowlet_gap_time"] == gap
+            assert entry.action.args["seed"] == 7
 
 
 def test_tofino_seed_sbox_is_derived_from_the_seed_only() -> None:

@@ -63,7 +63,7 @@ control RouterIngress(inout headers_t hdr, inout metadata_t meta,
         hdr.ipv4.ttl = hdr.ipv4.ttl - 1;
     }
     table ipv4_lpm {
-        key = { hdr.ipv4.dst_addr: lpm; }
+        key = { hdr.ipv4.dst_addr: lpm @name("dst_addr"); }
         actions = { forward; drop; }
         default_action = drop();
         size = 1024;

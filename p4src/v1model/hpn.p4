@@ -9,8 +9,8 @@
 #include "control/stats.p4"
 #include "../shared/control/dual_plane.p4"
 #include "../shared/control/routing.p4"
-#include "control/load_balancing.p4"
 #include "control/queue.p4"
+#include "control/load_balancing.p4"
 #include "control/ecn.p4"
 #include "control/int.p4"
 
@@ -22,14 +22,32 @@ control HpnIngress(inout headers_t hdr,
     Routing() routing;
     LoadBalancing() load_balancing;
     NextHopRewrite() next_hop;
-    QueueEnqueue() queue_enqueue;
     DropStats() drop_stats;
 
+    // bmv2 pays for every table and condition a packet meets (each one logs,
+    // and builds the packet's id string even when the log level drops it), so
+    // the path of a forwarded packet meets as few as it can: one check for a
+    // well-formed packet, then one per feature that can drop it.
     apply {
-        if (meta.adaptive_retry == 0) {
-            rx_stats.apply(std_meta);   // a resubmitted packet was counted once
-        }
-        if (std_meta.parser_error != error.NoError) {
+        rx_stats.apply(meta, std_meta);
+        bit<32> frame = (bit<32>)hdr.ipv4.total_len + 14;
+        if (std_meta.parser_error == error.NoError && hdr.ipv4.isValid()
+                && std_meta.checksum_error == 0 && hdr.ipv4.ihl == 5
+                && (frame == std_meta.packet_length
+                    || (frame < std_meta.packet_length
+                        && std_meta.packet_length <= (bit<32>)ETHERNET_MIN_FRAME))) {
+            dual_plane.apply(std_meta.ingress_port, meta.plane, meta.drop_reason);
+            if (meta.drop_reason == DROP_NONE) {
+                routing.apply(hdr.ipv4, meta.plane, meta.group_id, meta.drop_reason);
+                if (meta.drop_reason == DROP_NONE) {
+                    load_balancing.apply(hdr, meta, std_meta);
+                    if (meta.drop_reason == DROP_NONE && meta.resubmitting == 0) {
+                        next_hop.apply(hdr.ethernet, hdr.ipv4, meta.plane, std_meta.egress_spec,
+                                       meta.drop_reason);
+                    }
+                }
+            }
+        } else if (std_meta.parser_error != error.NoError) {
             meta.drop_reason = DROP_PARSER_ERROR;
         } else if (!hdr.ipv4.isValid()) {
             meta.drop_reason = DROP_NOT_IPV4;
@@ -37,30 +55,13 @@ control HpnIngress(inout headers_t hdr,
             meta.drop_reason = DROP_IPV4_CHECKSUM;
         } else if (hdr.ipv4.ihl != 5) {
             meta.drop_reason = DROP_IPV4_OPTIONS;
-        } else if ((bit<32>)hdr.ipv4.total_len + 14 > std_meta.packet_length
-                   || ((bit<32>)hdr.ipv4.total_len + 14 < std_meta.packet_length
-                       && std_meta.packet_length > (bit<32>)ETHERNET_MIN_FRAME)) {
+        } else {
             // Truncated, or longer than the IPv4 packet beyond Ethernet's padding.
             meta.drop_reason = DROP_IPV4_LENGTH;
-        } else {
-            dual_plane.apply(std_meta.ingress_port, meta.plane, meta.drop_reason);
-            if (meta.drop_reason == DROP_NONE) {
-                routing.apply(hdr.ipv4, meta.plane, meta.group_id, meta.drop_reason);
-            }
-            if (meta.drop_reason == DROP_NONE) {
-                load_balancing.apply(hdr, meta, std_meta);
-            }
-            if (meta.resubmitting == 1) {
-                return;
-            }
-            if (meta.drop_reason == DROP_NONE) {
-                next_hop.apply(hdr.ethernet, hdr.ipv4, meta.plane, std_meta.egress_spec, meta.drop_reason);
-            }
-            if (meta.drop_reason == DROP_NONE) {
-                queue_enqueue.apply(std_meta);
-            }
         }
-        drop_stats.apply(meta, std_meta);
+        if (meta.drop_reason != DROP_NONE) {
+            drop_stats.apply(meta, std_meta);
+        }
     }
 }
 
@@ -70,13 +71,15 @@ control HpnEgress(inout headers_t hdr,
     QueueDequeue() queue_dequeue;
     Ecn() ecn;
     IntTelemetry() int_telemetry;
-    PortTxStats() tx_stats;
 
     apply {
         queue_dequeue.apply(meta, std_meta);
-        ecn.apply(hdr, meta, std_meta);
-        int_telemetry.apply(hdr, meta, std_meta);
-        tx_stats.apply(std_meta);
+        if (hdr.ipv4.ecn == ECN_ECT0 || hdr.ipv4.ecn == ECN_ECT1) {
+            ecn.apply(hdr, meta, std_meta);
+        }
+        if (hdr.int_nhop.isValid()) {
+            int_telemetry.apply(hdr, meta, std_meta);
+        }
     }
 }
 

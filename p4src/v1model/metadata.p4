@@ -15,8 +15,6 @@ struct metadata_t {
     bit<2>      lb_mode;
     bucket_t    lb_bucket;         // bucket of the group, exact key of next_hop
     bit<16>     lb_pick;           // selector input: which member of the bucket
-    bit<1>      nh_chosen;         // a member action ran (set_egress_port)
-    bit<1>      nh_sentinel;       // the bmv2 sentinel member was chosen
     bit<1>      new_flowlet;       // this packet starts a flowlet (FLOWLET, ADAPTIVE)
     bit<1>      resubmitting;      // ADAPTIVE: this pass ends in a resubmit, not a send
     @field_list(0)

@@ -7,10 +7,6 @@ parser HpnParser(packet_in pkt,
                  inout metadata_t meta,
                  inout standard_metadata_t std_meta) {
     state start {
-        transition parse_ethernet;
-    }
-
-    state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) {
             ETHERTYPE_IPV4: parse_ipv4;

@@ -17,10 +17,8 @@ def switch_entities(state: SwitchState, target: Target = Target.BMV2) -> list[En
     """Desired entities in a stable order that can be written as it is: members before the
     groups that hold them, groups before the entries that point at them."""
     groups = sorted(state.groups)
-    entities: list[Entity] = [
-        load_balancing.lb_params_entry(state.lb, target, track_load=load_balancing.tracks_load(groups))
-    ]
-    entities.extend(load_balancing.seed_entries(state.lb, target))
+    track_load = load_balancing.tracks_load(groups)
+    entities: list[Entity] = list(load_balancing.seed_entries(state.lb, target))
     for port in sorted(state.ports):
         entities.append(dual_plane.port_plane_entry(port, target))
         entities.append(routing.plane_port_entry(state.switch_mac, port, target))
@@ -31,6 +29,6 @@ def switch_entities(state: SwitchState, target: Target = Target.BMV2) -> list[En
     for group in groups:
         entities.extend(load_balancing.selector_groups(group, target))
     for group in groups:
-        entities.extend(load_balancing.group_entries(group, target))
+        entities.extend(load_balancing.group_entries(group, target, state.lb, track_load=track_load))
     entities.extend(routing.route_entry(r, target) for r in sorted(state.routes))
     return entities

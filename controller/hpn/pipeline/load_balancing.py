@@ -1,7 +1,9 @@
 """Entities of the load-balancing control: switch LB params, members, bucket groups.
 
 A next-hop group becomes (p4src/v1model/control/load_balancing.p4):
-- an `lb_group` entry: mode, bucket mask and bucket bits;
+- an `lb_group` entry: mode, bucket mask and bucket bits, and the switch's LB parameters
+  (seed, flowlet gap, load window, congestion threshold), repeated in every group so that
+  bmv2 looks them up with the group;
 - one action-selector group per bucket, holding the bucket's pair of members, each
   watching its own port (the switch drops a member whose port goes down by itself), plus,
   on bmv2, the sentinel member that keeps a group from ever having no live member;
@@ -36,22 +38,6 @@ def member_id(port: int) -> int:
 def selector_group_id(group_id: int, bucket: int) -> int:
     """Action-profile group id of bucket `bucket` of next-hop group `group_id`."""
     return group_id * MAX_BUCKETS + bucket + 1
-
-
-def lb_params_entry(params: LbParams, target: Target, *, track_load: bool) -> fy.P4TableEntry:
-    """The switch-wide default entry; `track_load` when any group is ADAPTIVE."""
-    return fy.P4TableEntry(
-        target.qualify(names.LB_PARAMS.name),
-        is_default_action=True,
-        action=fy.P4TableAction(
-            target.qualify(next(iter(names.LB_PARAMS.actions))),
-            seed=params.hash_seed & 0xFFFFFFFF,
-            flowlet_gap_time=target.time_units(params.flowlet_gap_us),
-            load_window_time=target.time_units(params.load_window_us),
-            congested=min(params.congested_bytes, 0xFFFFFFFF),
-            track=int(track_load),
-        ),
-    )
 
 
 def sbox_words(seed: int) -> list[int]:
@@ -117,8 +103,11 @@ def selector_groups(group: Group, target: Target) -> list[fy.P4ActionProfileGrou
     ]
 
 
-def group_entries(group: Group, target: Target) -> list[fy.P4TableEntry]:
-    """`lb_group` and the per-bucket `next_hop` entries."""
+def group_entries(
+    group: Group, target: Target, params: LbParams, *, track_load: bool
+) -> list[fy.P4TableEntry]:
+    """`lb_group` (with the switch-wide parameters; `track_load` when any group of the
+    switch is ADAPTIVE) and the per-bucket `next_hop` entries."""
     buckets = group_layout(group)
     entries = [
         fy.P4TableEntry(
@@ -129,6 +118,11 @@ def group_entries(group: Group, target: Target) -> list[fy.P4TableEntry]:
                 lb_mode=int(group.mode),
                 mask=buckets.mask,
                 bits=buckets.bits,
+                seed=params.hash_seed & 0xFFFFFFFF,
+                flowlet_gap_time=target.time_units(params.flowlet_gap_us),
+                load_window_time=target.time_units(params.load_window_us),
+                congested=min(params.congested_bytes, 0xFFFFFFFF),
+                track=int(track_load),
             ),
         )
     ]

@@ -37,17 +37,23 @@ IPV4_LPM = TableName(
     ("plane", "dst_addr"),
     {f"{_IN}.routing.set_next_hop_group": ("group_id",), f"{_IN}.routing.no_route": ()},
 )
-LB_PARAMS = TableName(
-    f"{_LB}.lb_params",
-    (),
-    {f"{_LB}.set_lb_params": ("seed", "flowlet_gap_time", "load_window_time", "congested", "track")},
-    keyless=True,
-)
 LB_GROUP = TableName(
     f"{_LB}.lb_group",
     ("group_id",),
-    {f"{_LB}.set_group": ("lb_mode", "mask", "bits")},
+    {
+        f"{_LB}.set_group": (
+            "lb_mode",
+            "mask",
+            "bits",
+            "seed",
+            "flowlet_gap_time",
+            "load_window_time",
+            "congested",
+            "track",
+        )
+    },
 )
+"""A group's mode and buckets, with the switch-wide LB parameters (one lookup on bmv2)."""
 NH_SELECTOR = f"{_LB}.nh_selector"
 """The action selector of next_hop: its members and (bucket) groups."""
 SET_EGRESS_PORT = f"{_LB}.set_egress_port"
@@ -90,7 +96,6 @@ INT_PORT = TableName(
 COMMON_TABLES: tuple[TableName, ...] = (
     INGRESS_PORT_PLANE,
     IPV4_LPM,
-    LB_PARAMS,
     LB_GROUP,
     NEXT_HOP,
     PLANE_PORT,

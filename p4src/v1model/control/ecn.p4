@@ -28,10 +28,8 @@ control Ecn(inout headers_t hdr, in metadata_t meta, in standard_metadata_t std_
         size = PORT_TABLE_SIZE;
     }
 
+    // The caller applies this to ECT(0)/ECT(1) packets only.
     apply {
-        if (hdr.ipv4.ecn != ECN_ECT0 && hdr.ipv4.ecn != ECN_ECT1) {
-            return;
-        }
         if (!ecn_port.apply().hit) {
             return;
         }

@@ -41,10 +41,8 @@ control IntTelemetry(inout headers_t hdr, in metadata_t meta, in standard_metada
         size = PORT_TABLE_SIZE;
     }
 
+    // The caller applies this to packets that carry the stack only.
     apply {
-        if (!hdr.int_nhop.isValid()) {
-            return;
-        }
         int_port.apply();
         bit<48> ns = std_meta.egress_global_timestamp * 1000;
         bit<24> t = ns[23:0];

@@ -70,39 +70,28 @@ control LoadBalancing(inout headers_t hdr,
     bit<32> hash_salt = 0;     // FLOWLET, ADAPTIVE: the flowlet id, twice
     bit<8> alternate = 0;      // ADAPTIVE: 1 once the flowlet moved to bucket ^ 1
 
-    // Switch-wide parameters: one default entry written by the controller.
+    // A group's mode and buckets, and the switch-wide parameters with them:
+    // one lookup per packet instead of two (bmv2 pays for every table it
+    // applies). bucket_bits = log2(B) and bucket_mask = B - 1 both, because
+    // Tofino cannot shift by a run-time amount to make one from the other.
     // Times are in the target's timestamp unit (bmv2: microseconds).
-    action set_lb_params(bit<32> seed, bit<32> flowlet_gap_time, bit<32> load_window_time,
-                         bit<32> congested, bit<1> track) {
+    action set_group(bit<2> lb_mode, bucket_t mask, bit<4> bits, bit<32> seed,
+                     bit<32> flowlet_gap_time, bit<32> load_window_time,
+                     bit<32> congested, bit<1> track) {
+        meta.lb_mode = lb_mode;
+        bucket_mask = mask;
+        bucket_bits = bits;
         hash_seed = seed;
         flowlet_gap = flowlet_gap_time;
         load_window = load_window_time;
         congested_bytes = congested;
         track_load = track;
-    }
-
-    table lb_params {
-        actions = { set_lb_params; }
-        default_action = set_lb_params(0, 10000, 1000, 0xffffffff, 0);
-        size = 1;
-    }
-
-    // bucket_bits = log2(B), bucket_mask = B - 1: both, because Tofino cannot
-    // shift by a run-time amount to make one from the other.
-    action set_group(bit<2> lb_mode, bucket_t mask, bit<4> bits) {
-        meta.lb_mode = lb_mode;
-        bucket_mask = mask;
-        bucket_bits = bits;
-    }
-
-    action group_missing() {
-        meta.drop_reason = DROP_NO_ROUTE;
+        meta.drop_reason = DROP_NONE;
     }
 
     table lb_group {
         key = { meta.group_id: exact @name("group_id"); }
-        actions = { set_group; group_missing; }
-        default_action = group_missing();
+        actions = { set_group; }
         size = GROUP_TABLE_SIZE;
     }
 
@@ -111,14 +100,17 @@ control LoadBalancing(inout headers_t hdr,
     @max_group_size(SELECTOR_GROUP_SIZE)
     action_selector(HashAlgorithm.identity, SELECTOR_MEMBERS, 16) nh_selector;
 
+    // The member actions say the outcome in drop_reason, which next_hop's
+    // caller set to DROP_NO_ROUTE (what a bucket without an entry means).
     action set_egress_port(port_id_t port) {
         std_meta.egress_spec = port;
-        meta.nh_chosen = 1;
+        meta.drop_reason = DROP_NONE;
         member_tx.count((bit<32>)port);
+        QUEUE_ENQUEUE(port, std_meta.packet_length)
     }
 
     action no_live_member() {
-        meta.nh_sentinel = 1;
+        meta.drop_reason = DROP_NO_LIVE_MEMBER;
     }
 
     table next_hop {
@@ -149,8 +141,7 @@ control LoadBalancing(inout headers_t hdr,
         flowlet_last_seen.write(slot, now);
         flowlet_id.write(slot, id);
         // The id salts the flow hash; the alternate bit moves to bucket ^ 1.
-        bit<32> salt = ((bit<32>)(id & FLOWLET_ID_MASK) << 16) | (bit<32>)(id & FLOWLET_ID_MASK);
-        hash_salt = salt;
+        hash_salt = ((bit<32>)(id & FLOWLET_ID_MASK) << 16) | (bit<32>)(id & FLOWLET_ID_MASK);
         alternate = (bit<8>)(id >> 15);
     }
 
@@ -167,42 +158,44 @@ control LoadBalancing(inout headers_t hdr,
         meta.lb_pick = ((c >> bucket_bits) & 1) == 0 ? 16w1 : 16w5;
     }
 
+    // The flow hash, salted by the flowlet (FLOWLET, ADAPTIVE), mixed with
+    // the seed; one action, so bmv2 runs it as one step.
+    action hash_step() {
+        bit<32> flow_hash;
+        hash(flow_hash, HashAlgorithm.crc32, 32w0,
+             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+             64w0x100000000);
+        bit<32> x = seeded_mix(flow_hash ^ hash_salt, hash_seed);
+        meta.lb_bucket = (x[31:24] ^ (alternate & 1)) & bucket_mask;
+        meta.lb_pick = x[23:23] == 0 ? 16w1 : 16w5;
+    }
+
+    action flowlet_slot(in bit<32> now) {
+        bit<32> slot;
+        hash(slot, HashAlgorithm.crc16, 32w0,
+             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+             (bit<32>)FLOWLET_SLOTS);
+        flowlet_step(slot, now);
+    }
+
     apply {
-        bit<32> now = std_meta.ingress_global_timestamp[31:0];
-        if (meta.adaptive_retry == 1) {
-            now = meta.first_pass_time;
-        }
+        bit<32> now = (meta.adaptive_retry == 1) ? meta.first_pass_time
+                                                 : std_meta.ingress_global_timestamp[31:0];
+        meta.drop_reason = DROP_NO_ROUTE;   // what a group (or bucket) without an entry means
         lb_group.apply();
         if (meta.drop_reason == DROP_NONE) {
-            lb_params.apply();
             if (meta.lb_mode == LB_MODE_SPRAY) {
                 spray_step();
             } else {
-                bit<32> flow_hash;
-                hash(flow_hash, HashAlgorithm.crc32, 32w0,
-                     { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                       meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-                     64w0x100000000);
                 if (meta.lb_mode != LB_MODE_ECMP) {
-                    bit<32> slot;
-                    hash(slot, HashAlgorithm.crc16, 32w0,
-                         { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                           meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-                         (bit<32>)FLOWLET_SLOTS);
-                    flowlet_step(slot, now);
+                    flowlet_slot(now);
                 }
-                bit<32> x = seeded_mix(flow_hash ^ hash_salt, hash_seed);
-                meta.lb_bucket = (x[31:24] ^ (alternate & 1)) & bucket_mask;
-                meta.lb_pick = x[23:23] == 0 ? 16w1 : 16w5;
+                hash_step();
             }
-
-            next_hop.apply();
-            if (meta.nh_sentinel == 1) {
-                meta.drop_reason = DROP_NO_LIVE_MEMBER;
-            }
-            if (meta.drop_reason == DROP_NONE && meta.nh_chosen == 0) {
-                meta.drop_reason = DROP_NO_ROUTE;   // no entry for this bucket
-            }
+            meta.drop_reason = DROP_NO_ROUTE;
+            next_hop.apply();   // sets drop_reason: DROP_NONE, or no live member
         }
 
         // Local load for ADAPTIVE: bytes the switch sent to the chosen port in

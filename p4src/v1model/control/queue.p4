@@ -14,22 +14,22 @@
 // read-modify-writes below are atomic. bmv2 alone: Tofino reads deq_qdepth.
 register<bit<32>>(MAX_PORTS) port_queued_bytes;
 
-control QueueEnqueue(in standard_metadata_t std_meta) {
-    action enqueue() {
-        bit<32> q;
-        port_queued_bytes.read(q, (bit<32>)std_meta.egress_spec);
-        port_queued_bytes.write((bit<32>)std_meta.egress_spec, q + std_meta.packet_length);
+// Enqueue: done by the member action that chooses the port
+// (load_balancing.p4 set_egress_port), so it costs bmv2 no step of its own.
+#define QUEUE_ENQUEUE(PORT, LENGTH) { \
+        bit<32> q_; \
+        port_queued_bytes.read(q_, (bit<32>)(PORT)); \
+        port_queued_bytes.write((bit<32>)(PORT), q_ + (LENGTH)); \
     }
-    apply {
-        enqueue();
-    }
-}
 
-// Every packet leaving a port counts, INT or not.
+// Every packet leaving a port counts, INT or not; port_tx (stats) too.
 control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
     register<bit<32>>(MAX_PORTS) port_tx_bytes;
+    // Named as the stats feature has it on both targets (one P4Runtime contract).
+    @name(".HpnEgress.tx_stats.port_tx") counter(MAX_PORTS, CounterType.packets_and_bytes) port_tx;
 
     action account_dequeue() {
+        port_tx.count((bit<32>)std_meta.egress_port);
         bit<32> port = (bit<32>)std_meta.egress_port;
         port_tx_bytes.read(meta.tx_before, port);
         port_tx_bytes.write(port, meta.tx_before + std_meta.packet_length);
@@ -39,12 +39,12 @@ control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
         q = (std_meta.deq_qdepth == 0) ? 0 : q;
         port_queued_bytes.write(port, q);
         meta.queued_bytes = q;
+        // q / 80 = (q / 16) / 5, the division as a multiply (exact for all
+        // 32-bit values); bmv2 alone: Tofino reads deq_qdepth in cells.
+        meta.queued_cells = (bit<32>)((((bit<64>)(q >> 4)) * 64w0xCCCCCCCD) >> 34);
     }
     apply {
         account_dequeue();
-        // q / 80 = (q / 16) / 5, the division as a multiply (exact for all
-        // 32-bit values); bmv2 alone: Tofino reads deq_qdepth in cells.
-        meta.queued_cells = (bit<32>)((((bit<64>)(meta.queued_bytes >> 4)) * 64w0xCCCCCCCD) >> 34);
     }
 }
 

@@ -5,28 +5,23 @@
 #ifndef HPN_STATS_P4
 #define HPN_STATS_P4
 
-control PortRxStats(in standard_metadata_t std_meta) {
+// A resubmitted packet's second pass counts in cell 511 (the v1model drop
+// port, never an ingress port), so port_rx[p] counts each packet once.
+// (port_tx lives with the egress byte counts in queue.p4: one step there.)
+control PortRxStats(in metadata_t meta, in standard_metadata_t std_meta) {
     counter(MAX_PORTS, CounterType.packets_and_bytes) port_rx;
     apply {
-        port_rx.count((bit<32>)std_meta.ingress_port);
+        port_rx.count(meta.adaptive_retry == 1 ? (bit<32>)(MAX_PORTS - 1) : (bit<32>)std_meta.ingress_port);
     }
 }
 
-control PortTxStats(in standard_metadata_t std_meta) {
-    counter(MAX_PORTS, CounterType.packets_and_bytes) port_tx;
-    apply {
-        port_tx.count((bit<32>)std_meta.egress_port);
-    }
-}
-
-// Every ingress drop goes through here: one reason, one count, one drop.
+// Every ingress drop goes through here: one reason, one count, one drop
+// (the caller applies it to dropped packets only).
 control DropStats(in metadata_t meta, inout standard_metadata_t std_meta) {
     counter(DROP_REASON_COUNT, CounterType.packets) drops;
     apply {
-        if (meta.drop_reason != DROP_NONE) {
-            drops.count((bit<32>)meta.drop_reason);
-            mark_to_drop(std_meta);
-        }
+        drops.count((bit<32>)meta.drop_reason);
+        mark_to_drop(std_meta);
     }
 }
 
