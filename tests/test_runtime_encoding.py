@@ -69,7 +69,7 @@ def test_every_entity_of_a_fabric_plan_takes_the_fast_path_with_identical_bytes(
             if isinstance(entity, fy.P4TableEntry) and not isinstance(entity.action, fy.P4IndirectAction):
                 tables.add(assert_fast_and_equal(encoder, entity).table_id)
                 count += 1
-    assert count >= 300  # 12 switches of hpn-mini
+    assert count >= 250  # 12 switches of hpn-mini
     assert len(tables) >= 7  # routes, groups, defaults, port tables: every direct table hpn.pipeline writes
 
 

@@ -139,8 +139,15 @@ async def _push_to_a_switch_that_checks_references() -> None:
                 (4, "watch_port"),
                 (5, None),
             ]
+            # a member replaced by another: the first write keeps the current set (the
+            # group never holds more members than it did), the second swaps them
+            swapped = [member(4, 2), member(6, 4), group(7, 4), entry(1, 0, 7)]
+            fourth = (await fabric.push({"sw": swapped}))["sw"]
+            assert fourth.ok and (fourth.inserted, fourth.modified) == (1, 2), fourth.errors
+            released = fake.write_updates[-2].entity.action_profile_group
+            assert [(m.member_id, m.WhichOneof("watch_kind")) for m in released.members] == [(4, None)]
             # everything goes: the fake refuses a member in use or a group pointed at,
             # so this only passes in the order entries, groups, members
             last = (await fabric.push({"sw": []}))["sw"]
-            assert last.ok and last.deleted == 3, last.errors
+            assert last.ok and last.deleted == 4, last.errors
         assert not fake.members and not fake.groups

@@ -137,23 +137,29 @@ def describe_group_members(group: p4r.ActionProfileGroup) -> str:
 
 def release_before_removal(desired: bytes, current: bytes) -> bytes | None:
     """The group to write first when `desired` (bytes to write) drops members that the
-    switch's `current` group (as read back) holds: `desired` plus those members, without
-    watch ports. None when no member leaves.
+    switch's `current` group (as read back) holds: the current members, those staying with
+    their desired watch ports and those leaving without one. None when no member leaves.
 
     PI (f96af95) throws from a group MODIFY that removes a member with a watch port
     (`group_update_members` in proto/frontend/src/action_prof_mgr.cpp reads the member's
     entry after erasing it) and answers "Unexpected error in RPC handling". Removing a
     member without a watch port works, so the member's watch goes first, in the update
-    right before the one that removes it.
+    right before the one that removes it. The first write keeps the current member set, so
+    it never exceeds the group's size.
     """
     want = p4r.ActionProfileGroup()
     want.ParseFromString(desired)
     have = p4r.ActionProfileGroup()
     have.ParseFromString(current)
-    kept = {m.member_id for m in want.members}
-    leaving = sorted(m.member_id for m in have.members if m.member_id not in kept)
-    if not leaving:
+    staying = {m.member_id: m for m in want.members}
+    current_ids = sorted(m.member_id for m in have.members)
+    if all(member_id in staying for member_id in current_ids):
         return None
-    for member_id in leaving:
-        want.members.append(p4r.ActionProfileGroup.Member(member_id=member_id, weight=1))
-    return bytes(canonical_group(want).SerializeToString(deterministic=True))
+    release = p4r.ActionProfileGroup(action_profile_id=want.action_profile_id, group_id=want.group_id)
+    for member_id in current_ids:
+        kept = staying.get(member_id)
+        if kept is not None:
+            release.members.append(kept)
+        else:
+            release.members.append(p4r.ActionProfileGroup.Member(member_id=member_id, weight=1))
+    return bytes(canonical_group(release).SerializeToString(deterministic=True))

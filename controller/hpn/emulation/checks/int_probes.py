@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hpn.emulation.checks.base import Lab, Verdict, _uplinks, run_flows
 from hpn.emulation.traffic import Flow, Nic
 from hpn.telemetry import ROCEV2_UDP_PORT, TX_BYTES_UNIT, IntStack, timestamp_delta, tx_bytes_delta
-from hpn.telemetry.codec import TIMESTAMP_BITS, wrap_delta
+from hpn.telemetry.codec import TIMESTAMP_BITS
 from hpn.telemetry.packets import decode_int_packet, validate_lengths_and_checksums
 from hpn.topology.model import Fabric, NicPort, Role, SwitchPort
 
@@ -39,8 +39,10 @@ class IntResult(Verdict):
         return f"{self.probes_decoded}/{self.probes_sent} probes with {len(self.hops)} hops each: {path}"
 
 
-TIMESTAMP_SLACK_NS = 2_000_000
-"""How far a hop's timestamp step may be from the sender's (scheduling jitter on a busy host)."""
+TIMESTAMP_SLACK_NS = 4_000_000
+"""How far a hop's time from the first probe to the last may be from the sender's (the
+queueing and scheduling of one probe on a busy host; steps between probes jitter more,
+but their sum only by what the first and the last probe met)."""
 
 
 async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> IntResult:
@@ -106,14 +108,14 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
                 f"slot {i} ({switch}:{port}): tx_bytes advanced {advance} B over {len(hops) - 1} probes, "
                 f"the port counter says {per_probe:.0f} B a probe"
             )
-        for step, sent in zip(steps, sender_steps, strict=False):
-            off = wrap_delta(sent, step, TIMESTAMP_BITS)
-            if min(off, (1 << TIMESTAMP_BITS) - off) > TIMESTAMP_SLACK_NS:
-                problems.append(
-                    f"slot {i} ({switch}): timestamp advanced {step} ns (mod 2^24), "
-                    f"the sender's clock {sent} ns"
-                )
-                break
+        # Each step is below the 2^24 ns wrap (probes go 5 ms apart), so steps add up.
+        if any(not 0 < step < 1 << (TIMESTAMP_BITS - 1) for step in steps):
+            problems.append(f"slot {i} ({switch}): timestamps do not advance probe after probe: {steps}")
+        elif abs(sum(steps) - sum(sender_steps[: len(steps)])) > TIMESTAMP_SLACK_NS:
+            problems.append(
+                f"slot {i} ({switch}): timestamps advanced {sum(steps)} ns from the first probe to the "
+                f"last, the sender's clock {sum(sender_steps[: len(steps)])} ns"
+            )
     # Each hop fills its slot in place, so the probe leaves every hop with the same size.
     sizes = [h.counter_bytes / max(1, len(seqs)) for h in hop_reports]
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
