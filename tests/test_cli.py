@@ -63,7 +63,34 @@ def test_plan_rejects_unknown_switch_and_format() -> None:
     assert runner.invoke(app, ["plan", MINI, "--switch", "tor-x"]).exit_code == 2
     res = runner.invoke(app, ["plan", MINI, "--entries", "yaml"])
     assert res.exit_code == 2
-    assert "--entries must be json or text" in res.output
+    assert "--entries must be json, text or p4rt" in res.output
+
+
+def test_plan_p4rt_prints_the_entities_a_push_writes() -> None:
+    res = runner.invoke(app, ["plan", MINI, "--entries", "p4rt", "--switch", "tor-s0-r0-p0"])
+    assert res.exit_code == 0, res.output
+    entities = json.loads(res.stdout)["tor-s0-r0-p0"]
+    kinds = {next(iter(entity)) for entity in entities}
+    # selector members and groups come with the table entries that point at them
+    assert kinds == {"tableEntry", "actionProfileMember", "actionProfileGroup"}
+    group_refs = [
+        e["tableEntry"]
+        for e in entities
+        if "tableEntry" in e and "actionProfileGroupId" in e["tableEntry"]["action"]
+    ]
+    assert group_refs, "next_hop entries point at selector groups"
+
+
+def test_push_to_tofino_without_device_config_names_the_missing_option() -> None:
+    res = runner.invoke(app, ["push", MINI, "--target", "tofino", "--host", "127.0.0.1"])
+    assert res.exit_code == 2
+    assert "--device-config" in res.output
+
+
+def test_plan_rejects_an_unknown_target() -> None:
+    res = runner.invoke(app, ["plan", MINI, "--entries", "p4rt", "--target", "tofino2"])
+    assert res.exit_code == 2
+    assert "tofino2" in res.output
 
 
 def test_plan_check_reports_reachability_under_failure() -> None:

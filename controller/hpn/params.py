@@ -22,18 +22,18 @@ class LbMode(enum.IntEnum):
 
 
 class LinkRate(enum.IntEnum):
-    """HPCC link-rate index carried in INT records (LINK_RATE_* in defines.p4)."""
+    """HPCC link-rate index carried in INT hops (LINK_RATE_* in defines.p4): the HPCC
+    reference's table, where 5-7 mean 0 (no other speed has an index)."""
 
     G25 = 0
     G50 = 1
     G100 = 2
     G200 = 3
     G400 = 4
-    G10 = 5
 
     @classmethod
     def from_gbps(cls, gbps: int) -> LinkRate:
-        table = {25: cls.G25, 50: cls.G50, 100: cls.G100, 200: cls.G200, 400: cls.G400, 10: cls.G10}
+        table = {25: cls.G25, 50: cls.G50, 100: cls.G100, 200: cls.G200, 400: cls.G400}
         try:
             return table[gbps]
         except KeyError:

@@ -15,7 +15,8 @@ from rich.console import Console, ConsoleDimensions
 
 from hpn.pipeline import BMV2_JSON_PATH as BMV2_JSON_PATH  # the program every command uses;
 from hpn.pipeline import P4INFO_PATH as P4INFO_PATH  # read from here at each use (tests repoint them)
-from hpn.pipeline import PipelineMismatch, load_schema
+from hpn.pipeline import TOFINO_P4INFO_PATH as TOFINO_P4INFO_PATH
+from hpn.pipeline import PipelineMismatch, Target, load_schema
 from hpn.topology.errors import TopologyError
 from hpn.topology.loader import load_fabric
 from hpn.topology.model import Fabric
@@ -78,16 +79,31 @@ def load(path: Path) -> Fabric:
         fail(Exit.BAD_INPUT, f"invalid topology\n{exc}")
 
 
-def pipeline_schema() -> fy.P4Schema:
-    """The compiled program's P4Info, checked against hpn.pipeline (exit 2 when it cannot be)."""
-    if not BMV2_JSON_PATH.exists():
+def pipeline_files(target: Target = Target.BMV2, device_config: Path | None = None) -> tuple[Path, Path]:
+    """(P4Info, device config) a push to `target` uses. bmv2's are the committed ones; a
+    Tofino switch needs the device config its P4Runtime server loads (bf-p4c's output,
+    packed as that server wants it), which is not committed: `--device-config`."""
+    if target is Target.BMV2:
+        return P4INFO_PATH, device_config or BMV2_JSON_PATH
+    if device_config is None:
+        fail(Exit.BAD_INPUT, "--target tofino needs --device-config FILE (the pipeline the switch loads)")
+    if not device_config.is_file():
+        fail(Exit.BAD_INPUT, f"{device_config}: no such device config file")
+    return TOFINO_P4INFO_PATH, device_config
+
+
+def pipeline_schema(target: Target = Target.BMV2) -> fy.P4Schema:
+    """The compiled program's P4Info for `target`, checked against hpn.pipeline (exit 2
+    when it cannot be)."""
+    p4info = P4INFO_PATH if target is Target.BMV2 else TOFINO_P4INFO_PATH
+    if target is Target.BMV2 and not BMV2_JSON_PATH.exists():
         fail(Exit.BAD_INPUT, f"{BMV2_JSON_PATH} not found: run `make p4` to compile the P4 program")
     try:
-        return load_schema(P4INFO_PATH, BMV2_JSON_PATH)
+        return load_schema(p4info, BMV2_JSON_PATH if target is Target.BMV2 else None, target)
     except PipelineMismatch as exc:
         fail(Exit.BAD_INPUT, str(exc))
     except (OSError, text_format.ParseError) as exc:
-        fail(Exit.BAD_INPUT, f"{P4INFO_PATH}: not a P4Info file ({exc})")
+        fail(Exit.BAD_INPUT, f"{p4info}: not a P4Info file ({exc})")
 
 
 def run_dir(fabric: Fabric) -> Path:

@@ -15,13 +15,24 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hpn.cli.common import Exit, console, err_console, fail, load, note, pipeline_schema, run_dir
+from hpn.cli.common import (
+    Exit,
+    console,
+    err_console,
+    fail,
+    load,
+    note,
+    pipeline_files,
+    pipeline_schema,
+    run_dir,
+)
 from hpn.cli.failure_state import failure_file, failure_view, recorded_view
+from hpn.cli.p4rt_json import p4rt_json
 from hpn.cli.targets import switch_targets
 from hpn.desired import desired_entities, desired_states
 from hpn.emulation import control as emulation
 from hpn.emulation.failure_steps import Step, failure_steps
-from hpn.pipeline import Entity
+from hpn.pipeline import Entity, Target
 from hpn.routing.failures import FailureView
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
 from hpn.routing.reach import reachability
@@ -88,9 +99,26 @@ def validate(topology: Topology) -> None:
         fail(Exit.BAD_INPUT, "the computed tables do not fit the switch program's table sizes")
 
 
+TargetOption = Annotated[
+    Target, typer.Option("--target", help="the switch program the entries are for: bmv2 or tofino")
+]
+DeviceConfig = Annotated[
+    Path | None,
+    typer.Option(
+        "--device-config", help="--target tofino: the pipeline file the switches load (bf-p4c's output)"
+    ),
+]
+
+
 def plan(
     topology: Topology,
-    entries: Annotated[str | None, typer.Option(help="also print entries: json or text")] = None,
+    entries: Annotated[
+        str | None,
+        typer.Option(
+            help="also print entries: json or text (the routing view), or p4rt (P4Runtime entities)"
+        ),
+    ] = None,
+    target: TargetOption = Target.BMV2,
     switch: Only = [],  # noqa: B006 - typer needs a literal default
     failed_link: FailedLinks = [],  # noqa: B006
     failed_switch: FailedSwitches = [],  # noqa: B006
@@ -100,8 +128,8 @@ def plan(
 
     With --entries only the entries go to stdout (the reachability check to stderr).
     """
-    if entries not in (None, "json", "text"):
-        fail(Exit.BAD_INPUT, f"--entries must be json or text, not {entries!r}")
+    if entries not in (None, "json", "text", "p4rt"):
+        fail(Exit.BAD_INPUT, f"--entries must be json, text or p4rt, not {entries!r}")
     fabric = load(topology)
     failures = failure_view(fabric, failed_link, failed_switch)
     states = desired_states(fabric, failures)
@@ -114,6 +142,9 @@ def plan(
         console.print(summary_text(summary))
     elif entries == "json":
         print(plan_json(states, switch or None))
+    elif entries == "p4rt":
+        schema = pipeline_schema(target)
+        print(p4rt_json(desired_entities(states, switch, target), schema))
     else:
         for name in dict.fromkeys(switch) or states:
             print(state_text(states[name]))
@@ -155,13 +186,20 @@ def _progress(total: int) -> Iterator[ProgressCallback]:
 
 
 def _desired(
-    fabric: Fabric, failures: FailureView, only: Sequence[str], host: str | None, targets_file: Path | None
+    fabric: Fabric,
+    failures: FailureView,
+    only: Sequence[str],
+    host: str | None,
+    targets_file: Path | None,
+    target: Target,
+    pipeline: tuple[Path, Path],
 ) -> tuple[Desired, list[SwitchTarget]]:
-    """Entities of every up switch (or only those named) and where those switches are."""
+    """Entities of every up switch (or only those named) for `target`, and where those
+    switches are."""
     states = desired_states(fabric, failures)
     _check_selection(fabric, states, only)
-    desired = desired_entities(states, only)
-    return desired, switch_targets(fabric, host, targets_file, desired)
+    desired = desired_entities(states, only, target)
+    return desired, switch_targets(fabric, host, targets_file, desired, pipeline)
 
 
 async def _push(targets: list[SwitchTarget], desired: Desired, options: SessionOptions) -> PushReport:
@@ -206,13 +244,16 @@ def push(
     failed_link: FailedLinks = [],  # noqa: B006
     failed_switch: FailedSwitches = [],  # noqa: B006
     connect_timeout: ConnectTimeout = 10.0,
+    target: TargetOption = Target.BMV2,
+    device_config: DeviceConfig = None,
 ) -> None:
     """Program the fabric: pipeline where it differs, then only the entries that differ."""
     fabric = load(topology)
     options = session_options(connect_timeout)
-    pipeline_schema()
+    pipeline = pipeline_files(target, device_config)
+    pipeline_schema(target)
     failures = failure_view(fabric, failed_link, failed_switch)
-    desired, targets = _desired(fabric, failures, switch, host, targets_file)
+    desired, targets = _desired(fabric, failures, switch, host, targets_file, target, pipeline)
     _report_exit(asyncio.run(_push(targets, desired, options)))
 
 
@@ -225,13 +266,16 @@ def diff(
     failed_switch: FailedSwitches = [],  # noqa: B006
     verbose: Annotated[bool, typer.Option("-v", help="list every differing entry")] = False,
     connect_timeout: ConnectTimeout = 10.0,
+    target: TargetOption = Target.BMV2,
+    device_config: DeviceConfig = None,
 ) -> None:
     """What a push would change, per switch (exit 1 when anything differs)."""
     fabric = load(topology)
     options = session_options(connect_timeout)
-    schema = pipeline_schema()
+    pipeline = pipeline_files(target, device_config)
+    schema = pipeline_schema(target)
     failures = failure_view(fabric, failed_link, failed_switch)
-    desired, targets = _desired(fabric, failures, switch, host, targets_file)
+    desired, targets = _desired(fabric, failures, switch, host, targets_file, target, pipeline)
 
     async def run() -> dict[str, Diff]:
         async with FabricSession(targets, options) as session:

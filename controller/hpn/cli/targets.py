@@ -23,9 +23,14 @@ DEFAULT_HOST = "127.0.0.1"
 
 
 def switch_targets(
-    fabric: Fabric, host: str | None, targets_file: Path | None, names: Collection[str]
+    fabric: Fabric,
+    host: str | None,
+    targets_file: Path | None,
+    names: Collection[str],
+    pipeline: tuple[Path, Path] | None = None,
 ) -> list[SwitchTarget]:
-    """Targets of the switches in `names` (in the topology's order)."""
+    """Targets of the switches in `names` (in the topology's order), with the (P4Info,
+    device config) to push: bmv2's compiled program unless `pipeline` says otherwise."""
     if host is not None and targets_file is not None:
         fail(Exit.BAD_INPUT, "--host and --targets exclude each other: give one of them")
     emulation_file = common.run_dir(fabric) / "targets.json"
@@ -33,8 +38,9 @@ def switch_targets(
         addresses = read_targets_file(targets_file or emulation_file, fabric, names)
     else:
         addresses = _host_addresses(fabric, host or DEFAULT_HOST)
+    p4info, blob = pipeline or (common.P4INFO_PATH, common.BMV2_JSON_PATH)
     return [
-        SwitchTarget(sw.name, addresses[sw.name], sw.device_id, common.P4INFO_PATH, common.BMV2_JSON_PATH)
+        SwitchTarget(sw.name, addresses[sw.name], sw.device_id, p4info, blob)
         for sw in fabric.switches
         if sw.name in names
     ]
