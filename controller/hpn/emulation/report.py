@@ -24,6 +24,8 @@ from hpn.emulation.checks import (
     PolarizationResult,
     RestartResult,
 )
+from hpn.emulation.plotting import PlottingUnavailable as PlottingUnavailable  # re-exported for the demo
+from hpn.emulation.plotting import pyplot
 
 
 @dataclass
@@ -206,27 +208,12 @@ def render(console: Console, report: DemoReport) -> None:
     console.rule("[green]all checks passed" if report.ok else "[red]some checks failed")
 
 
-class PlottingUnavailable(RuntimeError):
-    """matplotlib is not installed: the report has no PNG (the message says how to get one)."""
-
-
-PLOT_EXTRA = "pip install 'hpn-p4[plot]'"
-
-
 def plot(report: DemoReport, path: Path) -> Path | None:
     """Per-link load per LB mode (and polarization, failover) as one PNG; None if nothing to plot.
 
     Raises PlottingUnavailable when matplotlib is missing.
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise PlottingUnavailable(
-            f"no PNG of the report: it needs matplotlib, which is not installed ({PLOT_EXTRA})"
-        ) from None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = []
     if report.load_balancing is not None and report.load_balancing.modes:
