@@ -1,9 +1,11 @@
 """The incast experiment without a fabric: reading the receiver's log, the numbers of a run
-made up by hand, the targets and the runtime CLI session (against a stand-in CLI)."""
+made up by hand, the targets, the runtime CLI session (against a stand-in CLI) and the
+bench's command line."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 from dataclasses import replace
@@ -217,3 +219,33 @@ def test_cli_session_reads_registers_and_reports_errors(tmp_path: Path) -> None:
 
 def test_the_queue_register_is_in_the_bmv2_program() -> None:
     assert load_schema().registers[PORT_QUEUED_BYTES].size == 512
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_hpcc.py"), *args], capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--senders", "2"], "at least 3 senders"),
+        (["--rate-pps", "0"], "positive"),
+        (["--after-join", "soon"], "not a number"),
+        (["--modes", "none,dcqcn"], "--modes"),
+        (["--topology", "topologies/hpn-mini.yaml"], "hpn-mini has 2 NIC(s) on rail 0 outside segment 1"),
+        (["--topology", "topologies/rig-4.yaml"], "rig-4 has 1 NIC"),
+        (["--senders", "5"], "5 senders need as many"),
+    ],
+)
+def test_bench_refuses_bad_arguments_with_exit_2(args: list[str], message: str) -> None:
+    result = bench(*args)
+    assert result.returncode == 2, result
+    assert message in result.stderr
+
+
+def test_bench_help() -> None:
+    result = bench("--help")
+    assert result.returncode == 0
+    assert "--senders" in result.stdout and "docs/hpcc.md" in result.stdout
