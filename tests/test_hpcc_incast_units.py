@@ -13,8 +13,11 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from hpn.emulation import incast_report
 from hpn.emulation.bmv2 import Bmv2Cli, Bmv2Error
+from hpn.emulation.checks import HpccIncastResult
 from hpn.emulation.fabric import Emulation
 from hpn.emulation.incast import (
     Arrival,
@@ -249,3 +252,36 @@ def test_bench_help() -> None:
     result = bench("--help")
     assert result.returncode == 0
     assert "--senders" in result.stdout and "docs/hpcc.md" in result.stdout
+
+
+def made_up_comparison() -> Comparison:
+    run = made_up_run()
+    hpcc = summarize(run)
+    run.cc = "none"
+    run.arrivals = [Arrival(a.t_ns, a.sender, a.in_order, 50_000) for a in run.arrivals]
+    return Comparison(run.settings, SETUP, None, {}, {"none": summarize(run), "hpcc": hpcc})
+
+
+def test_the_report_stars_readings_beyond_the_buffer_and_states_the_targets(tmp_path: Path) -> None:
+    console = Console(record=True, width=200)
+    comparison = made_up_comparison()
+    console.print(incast_report.table(comparison))
+    for line in incast_report.notes(comparison):
+        console.print(line)
+    text = console.export_text()
+    assert "queue p99, INT (B)" in text and "4,384*" in text  # no CC's 50,000 B shown as the buffer
+    assert "read up to 50,000 B, more than the buffer holds (4,384 B = 4 x 1096 B)" in text
+    assert "target HPCC goodput / bottleneck >= 90%: 0.725, NOT met" in text
+    assert "target HPCC Jain fairness after the join >= 0.95: 0.997, met" in text
+    png = incast_report.plot(comparison, tmp_path / "incast.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_demo_check_summary_names_the_headline_numbers() -> None:
+    result = HpccIncastResult(made_up_comparison(), [], 1.0)
+    assert result.ok
+    assert result.summary() == (
+        "2:1 at 20 pkt/s: HPCC p99 queue (INT) 2,448 B, 0.558 of no CC's; goodput 72% -> 72%; "
+        "Jain 0.997; targets met 1/4"
+    )
+    assert HpccIncastResult(None, ["no fabric"], 0.0).summary() == "not measured"
