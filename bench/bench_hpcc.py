@@ -137,6 +137,8 @@ def results_json(comparison: Comparison) -> dict[str, Any]:
             "goodput_share": o.goodput_share,
             "busy_share": o.busy_share,
             "fairness": o.fairness,
+            "fairness_before": o.fairness_before,
+            "windowed_fairness": o.windowed_fairness,
             "convergence_s": o.convergence_s,
             "senders": {k: asdict(c) for k, c in o.senders.items()},
         }
