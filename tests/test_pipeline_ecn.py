@@ -33,10 +33,10 @@ def test_tofino_ramp_covers_kmin_to_kmax_with_rising_probability() -> None:
     ramp, always = rows[:-1], rows[-1]
     assert always[0] == f"90...{MAX_DEPTH}" and always[1].endswith("mark")
     # 8 contiguous steps from kmin+1 to kmax-1, thresholds the ramp's value at each middle
-    assert [r[0] for r in ramp][0].startswith("11...") and ramp[-1][0].endswith("...89")
+    assert ramp[0][0].startswith("11...") and ramp[-1][0].endswith("...89")
     thresholds = [r[2] for r in ramp]
     assert len(ramp) == 8 and thresholds == sorted(thresholds)
-    first, last, p = ramp_ranges(EcnConfig(10, 90, 0.5))[0]
+    first, last, _ = ramp_ranges(EcnConfig(10, 90, 0.5))[0]
     assert (first, last) == (11, 19)  # 79 depths in 8 steps: 9 or 10 each
     assert thresholds[0] == round(0.5 * ((first + last) / 2 - 10) / 80 * 0x10000)
 

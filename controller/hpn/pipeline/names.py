@@ -83,10 +83,11 @@ ECN_RAMP = TableName(
 """Tofino's ECN: (port, queue-depth range) -> mark, or mark below a random threshold."""
 SEED_SBOX = TableName(
     f"{_LB}.seed_sbox",
-    ("low_byte",),
-    {f"{_LB}.sbox_mix": ("word",)},
+    ("hash_byte", "bits", "alternate"),
+    {f"{_LB}.set_bucket": ("bucket", "pick_word")},
 )
-"""Tofino's seed mixing: 256 seed-derived words keyed by the low byte of the hash."""
+"""Tofino's seed mixing and bucket choice in one lookup: (hash byte, bucket bits,
+alternate) -> bucket, and a word XORed into the pick; all derived from the seed."""
 INT_PORT = TableName(
     f"{_EG}.int_telemetry.int_port",
     ("port",),
