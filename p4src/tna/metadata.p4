@@ -34,7 +34,7 @@ struct ingress_metadata_t {
     bit<32>     now;              // global timestamp >> 10 (1.024 us), bit 0 clear
     bit<32>     flowlet_expiry;   // now + flowlet_gap
     bit<32>     flowlet_id;       // the flowlet's start time; bit 0: alternate bucket
-    bit<32>     flowlet_since;    // flowlet_id ^ now: 0 when this packet started it
+    bit<8>      new_flowlet;      // 1: this packet started its flowlet
     bit<8>      bucket_hash;
     bit<16>     pick_hash;
     bit<16>     spray_count;

@@ -4,11 +4,11 @@
 //   - 12 stages per gress, and each step that reads the result of another is
 //     one stage more: the ingress chain is kept to 11 stages (docs/tofino.md
 //     lists it), so the steps are folded where a table can do two at once;
-//   - one access per register per pass: a flowlet's slot is one paired
-//     register (last-seen time, flowlet id) updated by one RegisterAction;
-//     the id is the time the flowlet started (bit 0 clear), so a packet that
-//     starts a flowlet is one whose id equals the current time, and the
-//     ADAPTIVE move toggles bit 0 (the alternate bucket);
+//   - one access per register per pass, one value out of each: a flowlet's
+//     slot is a paired register (expiry, flowlet id) whose RegisterAction
+//     returns the id, the time the flowlet started (bit 0 clear; the ADAPTIVE
+//     move toggles it: the alternate bucket), and a second register, updated
+//     alike in the same stage, returns whether this packet started it;
 //   - no multiplier and no run-time shift: the seed and the flowlet id go
 //     into the CRC, and seed_sbox (written by the controller from the seed)
 //     maps the hash's low byte, the group's bucket bits and the alternate bit
@@ -47,6 +47,27 @@ control LoadBalancing(inout headers_t hdr,
             }
             slot.expiry = meta.flowlet_expiry;
             id = slot.id;
+        }
+    };
+    // The same expiry once more, updated by the same packets as `flowlet`, so it
+    // makes the same decision: it tells whether this packet started a flowlet
+    // (a RegisterAction returns one value, and `flowlet` returns the id). In
+    // parallel with `flowlet`, so it costs no stage.
+    Register<bit<32>, bit<FLOWLET_SLOT_BITS>>(FLOWLET_SLOTS, 0) flowlet_start;
+    RegisterAction<bit<32>, bit<FLOWLET_SLOT_BITS>, bit<8>>(flowlet_start) flowlet_started = {
+        void apply(inout bit<32> expiry, out bit<8> started) {
+            if (expiry < meta.now) {
+                started = 1;
+            } else {
+                started = 0;
+            }
+            expiry = meta.flowlet_expiry;
+        }
+    };
+    RegisterAction<bit<32>, bit<FLOWLET_SLOT_BITS>, bit<8>>(flowlet_start) flowlet_start_kept = {
+        void apply(inout bit<32> expiry, out bit<8> started) {
+            started = 0;
+            expiry = meta.flowlet_expiry;
         }
     };
     RegisterAction<flowlet_slot_t, bit<FLOWLET_SLOT_BITS>, bit<32>>(flowlet) flowlet_alternate = {
@@ -172,15 +193,13 @@ control LoadBalancing(inout headers_t hdr,
     }
 
     // One step per action where a step reads the one before (a stage each).
-    action flowlet_started() {
-        meta.flowlet_since = meta.flowlet_id ^ meta.now;   // 0: this packet started it
-    }
     action load_over_threshold() {
         meta.load_over = meta.port_load |-| meta.congested;
     }
 
     apply {
         meta.flowlet_id = 0;
+        meta.new_flowlet = 0;
         meta.adaptive_candidate = 0;
         lb_group.apply();
 
@@ -196,8 +215,10 @@ control LoadBalancing(inout headers_t hdr,
                     meta.l4_src_port, meta.l4_dst_port, meta.dest_qp });
                 if (meta.resubmit.adaptive_retry == 1) {
                     meta.flowlet_id = flowlet_alternate.execute(slot);
+                    meta.new_flowlet = flowlet_start_kept.execute(slot);
                 } else {
                     meta.flowlet_id = flowlet_touch.execute(slot);
+                    meta.new_flowlet = flowlet_started.execute(slot);
                 }
             }
             // Seed and flowlet id are CRC inputs: a constant of theirs is
@@ -209,10 +230,9 @@ control LoadBalancing(inout headers_t hdr,
                                                meta.l4_src_port, meta.l4_dst_port, meta.dest_qp,
                                                meta.flowlet_id, meta.hash_seed });
             seed_sbox.apply();
-            flowlet_started();
             if (meta.lb_mode == LB_MODE_ADAPTIVE && meta.resubmit.adaptive_retry == 0
                     && meta.bucket_mask != 0) {
-                if (meta.flowlet_since == 0) {
+                if (meta.new_flowlet == 1) {
                     meta.adaptive_candidate = 1;
                 }
             }
