@@ -44,3 +44,20 @@ def test_stage_count_is_read_from_the_last_allocation_round() -> None:
         "Number of stages for egress table allocation: 11\n"
     )
     assert tofino_build().stages_per_gress(log) == {"ingress": 12, "egress": 11}
+
+
+def test_docs_give_the_committed_resource_summary() -> None:
+    """docs/tofino.md's "How it fits" numbers are those of p4src/out/tofino/resources.json."""
+    summary = json.loads((TOFINO_OUT / "resources.json").read_text())
+    doc = (REPO_ROOT / "docs" / "tofino.md").read_text()
+    expected = {
+        "ingress stages": (summary["stages"]["ingress"], 12),
+        "egress stages": (summary["stages"]["egress"], 12),
+        "SRAM blocks": (summary["memories"]["srams"]["used"], summary["memories"]["srams"]["of"]),
+        "TCAM blocks": (summary["memories"]["tcams"]["used"], summary["memories"]["tcams"]["of"]),
+        "map RAMs": (summary["memories"]["map_rams"]["used"], summary["memories"]["map_rams"]["of"]),
+    }
+    for row, (used, of) in expected.items():
+        assert f"| {row} | {used} | {of} |" in doc, f"docs/tofino.md: row {row!r} should read {used} of {of}"
+    cycles = summary["latency_cycles"]
+    assert f"| latency, cycles | ingress {cycles['ingress']}, egress {cycles['egress']} |" in doc
