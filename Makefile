@@ -18,7 +18,7 @@ help:
 	@echo "make setup    Python venv (.venv) with the project at the versions of constraints.txt, and on Debian/Ubuntu as root the system packages"
 	@echo "make constraints   re-pin constraints.txt to the newest versions pyproject.toml allows"
 	@echo "make p4       compile p4src/v1model/hpn.p4 for bmv2 into $(BMV2_OUT) (needs p4c)"
-	@echo "make p4-tna   compile p4src/tna/hpn.p4 for Tofino (needs Intel's bf-p4c)"
+	@echo "make p4-tna   compile p4src/tna/hpn.p4 for Tofino into p4src/out/tofino (needs bf-p4c)"
 	@echo "make lint     ruff + mypy"
 	@echo "make test     lint, unit + integration tests (pytest), PTF suites; skips are printed with reasons"
 	@echo "make ptf      PTF suites on bmv2 in a private network namespace (needs bmv2 + root)"
@@ -66,9 +66,10 @@ $(BMV2_OUT)/hpn.json: $(P4_SOURCES)
 	  -o $(BMV2_OUT)/hpn.json --p4runtime-files $(BMV2_OUT)/hpn.p4info.txtpb \
 	  $(P4SRC)/v1model/hpn.p4
 
+# P4Info, BF Runtime schema and a resource summary into $(P4SRC)/out/tofino (committed);
+# TOFINO_BUILD=DIR keeps the binary and the compiler's logs.
 p4-tna:
-	@command -v bf-p4c >/dev/null || { echo "error: bf-p4c (Intel P4 Studio) not found; Tofino builds need it"; exit 2; }
-	bf-p4c --target tofino --arch tna -o $(P4SRC)/out/tofino --p4runtime-files $(P4SRC)/out/tofino/hpn.p4info.txtpb $(P4SRC)/tna/hpn.p4
+	$(PYTHON) tools/tofino_build.py $(if $(TOFINO_BUILD),--keep $(TOFINO_BUILD))
 
 lint: setup
 	$(VENV)/bin/ruff check .

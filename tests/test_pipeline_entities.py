@@ -3,6 +3,7 @@ bucket groups as the data plane expects them, on both targets."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -143,19 +144,33 @@ def test_times_are_converted_to_each_targets_timestamp_unit() -> None:
             assert entry.action.args["seed"] == 7
 
 
-def test_tofino_seed_sbox_is_derived_from_the_seed_only() -> None:
+def tofino_sbox(state: SwitchState) -> dict[tuple[int, int, int], tuple[int, int]]:
+    """(hash byte, bits, alternate) -> (bucket, pick word) of the state's seed_sbox."""
+    out = {}
+    for e in switch_entities(state, Target.TOFINO):
+        if isinstance(e, fy.P4TableEntry) and e.table_id == names.SEED_SBOX.name:
+            m = dict(e.match or {})
+            assert isinstance(e.action, fy.P4TableAction)
+            args = dict(e.action.args)
+            out[m["hash_byte"], m["bits"], m["alternate"]] = (args["bucket"], args["pick_word"])
+    return out
+
+
+def test_tofino_seed_sbox_gives_each_width_its_buckets_and_the_alternate_next_door() -> None:
     state = sample_state()
-
-    def sbox(target: Target) -> list[fy.P4TableEntry]:
-        table = target.qualify(names.SEED_SBOX.name)
-        return [
-            e
-            for e in switch_entities(state, target)
-            if isinstance(e, fy.P4TableEntry) and e.table_id == table
-        ]
-
-    assert len(sbox(Target.TOFINO)) == 256
-    assert not sbox(Target.BMV2)  # bmv2 mixes the seed arithmetically
+    widths = {intact_layout(set(g.ports)).bits for g in state.groups}
+    sbox = tofino_sbox(state)
+    assert len(sbox) == 256 * 2 * len(widths)  # only the widths this switch's groups use
+    assert not [e for e in switch_entities(state) if getattr(e, "table_id", "") == names.SEED_SBOX.name]
+    for (h, bits, alternate), (bucket, _) in sbox.items():
+        assert bits in widths and 0 <= bucket < (1 << bits)
+        if alternate and bits:
+            assert bucket == sbox[h, bits, 0][0] ^ 1  # ADAPTIVE's bucket ^ 1, as on bmv2
+    wide = max(widths)
+    # every bucket is reachable, and the seed (alone) decides which hash bytes land where
+    assert {sbox[h, wide, 0][0] for h in range(256)} == set(range(1 << wide))
+    reseeded = tofino_sbox(dataclasses.replace(state, lb=dataclasses.replace(state.lb, hash_seed=8)))
+    assert tofino_sbox(sample_state()) == sbox != reseeded
     assert sbox_words(7) == sbox_words(7) != sbox_words(8)
 
 

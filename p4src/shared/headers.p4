@@ -74,6 +74,15 @@ header bth_t {
 // time in 3-26, bytes in 27-46 and qlen in 47-63. P4 fields are most
 // significant bit first, so each wire byte holds the slices below
 // (w = the word; byte k = w[8k+7:8k]).
+#ifdef HPN_INT_HOP_AS_WORDS
+// The same 8 bytes as two words (wire bytes 0-3 and 4-7), for Tofino: a hop
+// is then built whole and copied into its slot with two 32-bit moves
+// (p4src/tna/control/int.p4 shows which slice lands where).
+header int_hop_t {
+    bit<32> bytes_0_3;
+    bit<32> bytes_4_7;
+}
+#else
 header int_hop_t {
     bit<5> time_4_0;       // byte 0: w[7:3]
     bit<3> line_rate;      //         w[2:0]
@@ -87,6 +96,7 @@ header int_hop_t {
     bit<8> qlen_8_1;       // byte 6
     bit<8> qlen_16_9;      // byte 7
 }
+#endif
 
 // IntHeader::nhop, a little-endian uint16 after the five hops.
 header int_nhop_t {

@@ -12,7 +12,7 @@
 #define PLANE_BITS 2
 #define PLANE_PORT_TABLE_SIZE 1024 // (plane, port) pairs: a port is in one plane
 
-#define IPV4_LPM_SIZE 16384        // host /32s + (segment, rail) /24s, per plane
+#define IPV4_LPM_SIZE 8192         // host /32s + (segment, rail) /24s, per plane (a pod ToR: 247); one Tofino stage of TCAM
 
 #define GROUP_ID_BITS 12
 #define MAX_GROUPS 4096            // = 2^GROUP_ID_BITS: per-group registers
@@ -23,6 +23,8 @@
 #define SELECTOR_MEMBERS 1024      // action profile members (one per port, + sentinel)
 #define SELECTOR_GROUPS 16384      // selector groups: one per (group, bucket)
 #define SELECTOR_GROUP_SIZE 3      // a bucket's pair + the bmv2 sentinel
+
+#define SEED_SBOX_SIZE 4608         // Tofino: 256 hash bytes x 9 bucket widths x alternate bit
 
 #define FLOWLET_SLOT_BITS 12
 #define FLOWLET_SLOTS 4096         // = 2^FLOWLET_SLOT_BITS

@@ -18,7 +18,7 @@ def switch_entities(state: SwitchState, target: Target = Target.BMV2) -> list[En
     groups that hold them, groups before the entries that point at them."""
     groups = sorted(state.groups)
     track_load = load_balancing.tracks_load(groups)
-    entities: list[Entity] = list(load_balancing.seed_entries(state.lb, target))
+    entities: list[Entity] = list(load_balancing.seed_entries(state.lb, groups, target))
     for port in sorted(state.ports):
         entities.append(dual_plane.port_plane_entry(port, target))
         entities.append(routing.plane_port_entry(state.switch_mac, port, target))

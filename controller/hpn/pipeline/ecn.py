@@ -3,7 +3,8 @@
 bmv2 computes the ramp from (kmin, kmax, pmax) per port (`ecn_port`). Tofino has no
 multiplier: its `ecn_ramp` table holds, per port, depth ranges each with one marking
 probability (a 16-bit threshold a random draw must fall below), and depth >= kmax marks
-always. Depths are in the target's queue unit: bmv2 packets, Tofino 80-byte cells.
+always. Depths are in 80-byte cells on both targets: Tofino's deq_qdepth unit, and on
+bmv2 the per-port byte queue the program keeps (queue.p4). kmin == kmax is a step.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ MAX_DEPTH = (1 << 19) - 1
 
 
 def _check(port: int, ecn: EcnConfig) -> None:
-    if not 0 <= ecn.kmin < ecn.kmax:
-        raise ValueError(f"port {port}: ECN needs 0 <= kmin < kmax, got kmin={ecn.kmin} kmax={ecn.kmax}")
+    if not 0 <= ecn.kmin <= ecn.kmax:
+        raise ValueError(f"port {port}: ECN needs 0 <= kmin <= kmax, got kmin={ecn.kmin} kmax={ecn.kmax}")
 
 
 def ecn_entries(port: int, ecn: EcnConfig, target: Target) -> list[fy.P4TableEntry]:

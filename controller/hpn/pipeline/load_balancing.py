@@ -41,23 +41,42 @@ def selector_group_id(group_id: int, bucket: int) -> int:
 
 
 def sbox_words(seed: int) -> list[int]:
-    """The 256 words Tofino's seed_sbox mixes into the flow hash: derived from the seed
-    alone, so one seed always gives one switch the same hashing."""
+    """The 256 words of Tofino's seed_sbox, one per hash byte: derived from the seed
+    alone, so one seed always gives one switch the same hashing. The low byte is XORed
+    into the hash byte before it is masked to a bucket, the high half into the pick."""
     return [
         int.from_bytes(hashlib.blake2b(seed.to_bytes(8, "big") + bytes([i]), digest_size=4).digest(), "big")
         for i in range(256)
     ]
 
 
-def seed_entries(params: LbParams, target: Target) -> list[fy.P4TableEntry]:
-    """Tofino's seed_sbox entries (bmv2 mixes the seed arithmetically: none)."""
+def sbox_bucket(hash_byte: int, word: int, bits: int, alternate: int) -> int:
+    """The bucket seed_sbox gives a hash byte: mixed with the seed's word, moved to the
+    neighbouring bucket when the flowlet was moved (ADAPTIVE), masked to the group's
+    2^bits buckets; as bmv2's `(x ^ alternate) & mask`."""
+    return (hash_byte ^ (word & 0xFF) ^ alternate) & ((1 << bits) - 1)
+
+
+def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
+    """Tofino's seed_sbox entries, for each bucket width the switch's groups use (bmv2
+    mixes the seed arithmetically: none)."""
     if target is not Target.TOFINO:
         return []
     table = target.qualify(names.SEED_SBOX.name)
     action = target.qualify(next(iter(names.SEED_SBOX.actions)))
+    words = sbox_words(params.hash_seed & 0xFFFFFFFF)
+    widths = sorted({group_layout(g).bits for g in groups})
     return [
-        fy.P4TableEntry(table, match=fy.P4TableMatch(low_byte=i), action=fy.P4TableAction(action, word=word))
-        for i, word in enumerate(sbox_words(params.hash_seed & 0xFFFFFFFF))
+        fy.P4TableEntry(
+            table,
+            match=fy.P4TableMatch(hash_byte=h, bits=bits, alternate=alternate),
+            action=fy.P4TableAction(
+                action, bucket=sbox_bucket(h, word, bits, alternate), pick_word=word >> 16
+            ),
+        )
+        for bits in widths
+        for alternate in (0, 1)
+        for h, word in enumerate(words)
     ]
 
 

@@ -3,8 +3,9 @@
 pipeline/ is the only package that knows P4 names; `hpn.pipeline.p4info` checks all of
 them against the committed P4Info of each target when it is loaded, so a renamed table in
 the P4 fails loudly at start, not at the first write. Names are written as the v1model
-program has them; `Target.qualify` gives a target's form (bf-p4c prefixes the Tofino
-pipeline's instance name, ``pipe.``).
+program has them, which is also the Tofino program's form (tools/tofino_build.py asks
+bf-p4c for a standard P4Info, without the ``pipe.`` prefix); `Target.qualify` is where a
+target-specific form would go.
 """
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ ECN_RAMP = TableName(
 """Tofino's ECN: (port, queue-depth range) -> mark, or mark below a random threshold."""
 SEED_SBOX = TableName(
     f"{_LB}.seed_sbox",
-    ("low_byte",),
-    {f"{_LB}.sbox_mix": ("word",)},
+    ("hash_byte", "bits", "alternate"),
+    {f"{_LB}.set_bucket": ("bucket", "pick_word")},
 )
-"""Tofino's seed mixing: 256 seed-derived words keyed by the low byte of the hash."""
+"""Tofino's seed mixing and bucket choice in one lookup: (hash byte, bucket bits,
+alternate) -> bucket, and a word XORed into the pick; all derived from the seed."""
 INT_PORT = TableName(
     f"{_EG}.int_telemetry.int_port",
     ("port",),

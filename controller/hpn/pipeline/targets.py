@@ -7,7 +7,9 @@ docs/tofino.md and checked by tests/test_p4info_targets.py:
 - bmv2 crashes when every member of a selector group is down (its PI group selection takes
   the pick modulo the live members), so each of its groups also holds a sentinel member
   without a watch port, created before every other member; Tofino needs none.
-- bf-p4c prefixes the pipeline instance name (``pipe.``) to every name.
+- Names are the same on both: bf-p4c writes the Tofino P4Info with standard P4Runtime
+  counters and action profiles (`--p4runtime-force-std-externs`, as Tofino's P4Runtime
+  servers take it), and then without the pipeline instance prefix (``pipe.``).
 - Tofino has no multiplier: the seed is mixed through 256 seed-derived words
   (`seed_sbox`, written by the controller); bmv2 mixes with adds and shifts.
 - ECN: bmv2 computes the RED ramp (`ecn_port`: kmin, kmax, pmax); Tofino looks it up
@@ -29,8 +31,9 @@ class Target(enum.Enum):
 
     @property
     def prefix(self) -> str:
-        """What the compiler puts in front of the v1model program's names."""
-        return "pipe." if self is Target.TOFINO else ""
+        """What the compiler puts in front of the v1model program's names (nothing, with
+        the standard P4Info tools/tofino_build.py asks bf-p4c for)."""
+        return ""
 
     def qualify(self, name: str) -> str:
         return self.prefix + name

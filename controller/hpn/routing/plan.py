@@ -12,7 +12,7 @@ from hpn.routing.groups import MAX_GROUPS
 from hpn.routing.state import PORT_LIMIT, Group, LbMode, PortConfig, Route, SwitchState
 from hpn.topology.model import Fabric
 
-IPV4_LPM_SIZE = 16384
+IPV4_LPM_SIZE = 8192
 """Route table size (p4src/shared/sizes.p4)."""
 
 _MODE_NAMES = {mode: mode.name.lower() for mode in LbMode}

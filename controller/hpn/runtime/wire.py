@@ -206,8 +206,8 @@ def _canonical_action(data: bytes, i: int, end: int) -> bool:
     """TableAction{action: Action{action_id, params sorted by id, canonical values}}, or
     TableAction{action_profile_member_id | action_profile_group_id} (a non-zero varint)."""
     if data[i] in (0x10, 0x18):  # member id (2), group id (3)
-        number, j = read_varint(data, i + 1)
-        return bool(number) and j == end
+        _, j = _canonical_varint(data, i + 1, end)  # uint32, shortest form, non-zero
+        return j == end
     if data[i] != 0x0A:
         return False
     size, i = _canonical_size(data, i + 1, end)

@@ -4,7 +4,10 @@
 #ifndef HPN_ROUTING_P4
 #define HPN_ROUTING_P4
 
-control Routing(in ipv4_t ipv4, in plane_t plane, out group_id_t packet_group, inout drop_reason_t drop_reason) {
+// packet_group is inout and only written by a hit: an initialising write
+// would be one more Tofino stage before the LPM (the caller's metadata
+// starts at 0 on both targets).
+control Routing(in ipv4_t ipv4, in plane_t plane, inout group_id_t packet_group, inout drop_reason_t drop_reason) {
     action set_next_hop_group(group_id_t group_id) {
         packet_group = group_id;
     }
@@ -25,7 +28,6 @@ control Routing(in ipv4_t ipv4, in plane_t plane, out group_id_t packet_group, i
     }
 
     apply {
-        packet_group = 0;
         if (ipv4.ttl <= 1) {
             drop_reason = DROP_TTL_EXPIRED;
         } else {

@@ -1,0 +1,63 @@
+"""The committed Tofino output is what bf-p4c makes of the committed TNA source, and the
+program fits Tofino's 12 stages per gress."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from hpn.pipeline.p4info import REPO_ROOT, TOFINO_OUT
+
+
+def tofino_build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tofino_build", REPO_ROOT / "tools" / "tofino_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tofino_build"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.needs_bf_p4c
+def test_committed_tofino_output_is_fresh_and_fits(tmp_path: Path) -> None:
+    tool = tofino_build()
+    outputs = tool.build_outputs(tmp_path)  # raises BuildError when it does not compile or fit
+    summary = json.loads(outputs["resources.json"])
+    for gress in ("ingress", "egress"):
+        assert 0 < summary["stages"][gress] <= 12, summary["stages"]
+    assert (tmp_path / "pipe" / "tofino.bin").stat().st_size > 0, "bf-p4c wrote no binary"
+    stale = tool.stale_files(outputs, TOFINO_OUT)
+    assert stale == [], f"stale in p4src/out/tofino: {stale} (run `make p4-tna`)"
+
+
+def test_stage_count_is_read_from_the_last_allocation_round() -> None:
+    log = (
+        "Number of stages for ingress table allocation: 14\n"
+        "Number of stages for egress table allocation: 11\n"
+        "Table allocation done 2 time(s)\n"
+        "Number of stages for ingress table allocation: 12\n"
+        "Number of stages for egress table allocation: 11\n"
+    )
+    assert tofino_build().stages_per_gress(log) == {"ingress": 12, "egress": 11}
+
+
+def test_docs_give_the_committed_resource_summary() -> None:
+    """docs/tofino.md's "How it fits" numbers are those of p4src/out/tofino/resources.json."""
+    summary = json.loads((TOFINO_OUT / "resources.json").read_text())
+    doc = (REPO_ROOT / "docs" / "tofino.md").read_text()
+    expected = {
+        "ingress stages": (summary["stages"]["ingress"], 12),
+        "egress stages": (summary["stages"]["egress"], 12),
+        "SRAM blocks": (summary["memories"]["srams"]["used"], summary["memories"]["srams"]["of"]),
+        "TCAM blocks": (summary["memories"]["tcams"]["used"], summary["memories"]["tcams"]["of"]),
+        "map RAMs": (summary["memories"]["map_rams"]["used"], summary["memories"]["map_rams"]["of"]),
+    }
+    for row, (used, of) in expected.items():
+        assert f"| {row} | {used} | {of} |" in doc, f"docs/tofino.md: row {row!r} should read {used} of {of}"
+    cycles = summary["latency_cycles"]
+    assert f"| latency, cycles | ingress {cycles['ingress']}, egress {cycles['egress']} |" in doc
