@@ -4,6 +4,7 @@ bench's command line."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -285,3 +286,18 @@ def test_the_demo_check_summary_names_the_headline_numbers() -> None:
         "Jain 0.997; targets met 1/4"
     )
     assert HpccIncastResult(None, ["no fabric"], 0.0).summary() == "not measured"
+
+
+def test_bench_says_what_is_missing_and_exits_4(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location("bench_hpcc", ROOT / "bench" / "bench_hpcc.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "missing_prerequisites", lambda: ["root (network namespaces)"])
+    monkeypatch.setattr(module, "cli_missing", lambda: "simple_switch_CLI not on PATH")
+    assert module.main([]) == 4
+    assert capsys.readouterr().out == (
+        "bench_hpcc: cannot run: root (network namespaces); simple_switch_CLI not on PATH\n"
+    )
