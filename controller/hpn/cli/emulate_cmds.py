@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hpn.cli.common import Exit, console, fail, load, run_dir
 from hpn.cli.failure_state import failure_file
+from hpn.emulation.bmv2 import cli_missing
 from hpn.emulation.controller import EmulationController
 from hpn.emulation.fabric import (
     AlreadyUp,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # the demo's modules (scapy, matplotlib) load only when the d
 Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
 LogLevel = Annotated[str, typer.Option(help="bmv2 log level: trace, debug, info, warn, error, off")]
 INTERRUPTED = 130
+HPCC_TOPOLOGY = "hpcc-incast.yaml"
 
 emulate_app = typer.Typer(
     help="Emulated fabric: Mininet hosts with dual-port NICs, one bmv2 per switch, programmed by hpnctl.",
@@ -226,7 +228,9 @@ async def _step(name: str, check: Awaitable[R]) -> R:
     return result
 
 
-async def _demo(topology: Path, merged: Path | None, log_level: str, report: DemoReport) -> None:
+async def _demo(
+    topology: Path, merged: Path | None, hpcc: Path | None, log_level: str, report: DemoReport
+) -> None:
     from hpn.emulation import checks
 
     async with _running(topology, log_level, report) as lab:
@@ -242,6 +246,16 @@ async def _demo(topology: Path, merged: Path | None, log_level: str, report: Dem
     if merged is not None:
         async with _running(merged, log_level, None) as lab:
             report.polarization.append(await _step("hash polarization", checks.polarization(lab)))
+    if hpcc is not None:
+        async with _running(hpcc, log_level, None) as lab:
+            work_dir = lab.emulation.layout.run_dir / "incast"
+            report.hpcc = await _step("HPCC incast (no CC, then HPCC)", checks.hpcc_incast(lab, work_dir))
+
+
+def _sibling(topology: Path, name: str) -> Path | None:
+    """`name` next to `topology`, if it exists."""
+    path = topology.with_name(name)
+    return path if path.exists() else None
 
 
 def demo(
@@ -253,18 +267,35 @@ def demo(
         ),
     ] = None,
     no_merged: Annotated[bool, typer.Option("--no-merged", help="skip the planes-merged comparison")] = False,
+    hpcc_topology: Annotated[
+        Path | None,
+        typer.Option(help=f"fabric for the HPCC incast (default: {HPCC_TOPOLOGY} next to <topology>)"),
+    ] = None,
+    no_hpcc: Annotated[bool, typer.Option("--no-hpcc", help="skip the HPCC incast (saves ~25 s)")] = False,
     log_level: LogLevel = "warn",
 ) -> None:
-    """Bring the fabric up, check it end to end, report (tables + PNG), take it down."""
+    """Bring the fabric up, check it end to end, report (tables + PNGs), take it down.
+
+    Then a short HPCC incast on a fabric of its own, without and with HPCC (docs/hpcc.md).
+    """
+    from hpn.emulation import incast_report
     from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 
     _missing_or_exit()
     fabric = load(topology)
     if merged is None and not no_merged:
-        sibling = topology.with_name(f"{topology.stem}-merged{topology.suffix}")
-        merged = sibling if sibling.exists() else None
+        merged = _sibling(topology, f"{topology.stem}-merged{topology.suffix}")
     if no_merged:
         merged = None
+    if hpcc_topology is None and not no_hpcc:
+        hpcc_topology = _sibling(topology, HPCC_TOPOLOGY)
+    if hpcc_topology is not None and not no_hpcc:
+        load(hpcc_topology)  # a bad file is exit 2 now, not after the other checks
+        why = cli_missing()
+        if why:
+            fail(Exit.MISSING_TOOL, f"cannot run the HPCC incast here: {why} (--no-hpcc skips it)")
+    if no_hpcc:
+        hpcc_topology = None
     out_dir = run_dir(fabric).resolve()
     _log_to_file(out_dir / "hpnctl.log")
     report = DemoReport(fabric.name, out_dir)
@@ -272,8 +303,12 @@ def demo(
         report.notes.append(
             "no planes-merged topology given: polarization is measured on the dual-plane fabric only"
         )
+    if hpcc_topology is None:
+        report.notes.append(
+            "the HPCC incast was not run (--no-hpcc, or no hpcc-incast.yaml next to the topology)"
+        )
     try:
-        asyncio.run(_demo(topology, merged, log_level, report))
+        asyncio.run(_demo(topology, merged, hpcc_topology, log_level, report))
     except KeyboardInterrupt:
         console.print("interrupted: the fabric was taken down")
         raise typer.Exit(INTERRUPTED) from None
@@ -283,6 +318,9 @@ def demo(
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         report.plot = plot(report, out_dir / "reports" / f"demo-{stamp}.png")
+        if report.hpcc is not None and report.hpcc.comparison is not None:
+            png = out_dir / "reports" / f"hpcc-{stamp}.png"
+            report.hpcc_plot = incast_report.plot(report.hpcc.comparison, png)
     except PlottingUnavailable as exc:
         report.notes.append(str(exc))
     render(console, report)

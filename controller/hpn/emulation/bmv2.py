@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import select
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import grpc
 
@@ -21,6 +26,7 @@ from hpn.emulation.netns import Netns
 from hpn.emulation.spawn import spawn_logged
 
 BMV2_BINARY = "simple_switch_grpc"
+CLI_BINARY = "simple_switch_CLI"
 
 
 class Bmv2Error(RuntimeError):
@@ -32,6 +38,18 @@ def bmv2_missing() -> str | None:
     if shutil.which(BMV2_BINARY) is None:
         return f"{BMV2_BINARY} not on PATH (install bmv2 with PI from p4lang's packages)"
     return None
+
+
+def cli_missing() -> str | None:
+    """Why bmv2's runtime CLI (Thrift: queue controls, register reads) cannot run here, or None."""
+    if shutil.which(CLI_BINARY) is None:
+        return f"{CLI_BINARY} not on PATH (it comes with bmv2)"
+    return None
+
+
+def cli_argv(netns: Netns, thrift_port: int) -> list[str]:
+    """simple_switch_CLI on the Thrift port of a switch in `netns`."""
+    return netns.exec_argv([CLI_BINARY, "--thrift-port", str(thrift_port)])
 
 
 @dataclass
@@ -141,7 +159,7 @@ class Bmv2Switch:
         """Run simple_switch_CLI commands (Thrift) inside the switch's namespace."""
         text = "\n".join(commands) + "\n"
         proc = subprocess.run(
-            self.netns.exec_argv(["simple_switch_CLI", "--thrift-port", str(self.thrift_port)]),
+            cli_argv(self.netns, self.thrift_port),
             input=text,
             capture_output=True,
             text=True,
@@ -149,3 +167,96 @@ class Bmv2Switch:
         if proc.returncode != 0:
             raise Bmv2Error(f"{self.name}: simple_switch_CLI failed: {proc.stderr.strip()}")
         return proc.stdout
+
+
+_REGISTER_VALUE = re.compile(r"^\S+\[(\d+)\]\s*=\s*(\d+)\s*$")
+
+
+class Bmv2Cli:
+    """One simple_switch_CLI kept running: a command at a time, each answer read up to the prompt.
+
+    A command costs a Thrift round trip (~0.1 ms) instead of a process start (~0.3 s), so
+    a register can be sampled every few milliseconds. The CLI only shapes queues and reads
+    registers here; tables stay P4Runtime's. Thread-safe: one command at a time.
+    """
+
+    PROMPT = b"RuntimeCmd: "
+
+    def __init__(self, argv: Sequence[str], timeout: float = 10.0) -> None:
+        self.argv = list(argv)
+        self.timeout = timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Bmv2Cli:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")  # the CLI is Python: answers must not sit in a buffer
+        self._proc = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            self._answer()  # the banner, up to the first prompt
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _answer(self) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout
+        data = b""
+        while not data.endswith(self.PROMPT):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                raise Bmv2Error(f"{CLI_BINARY}: no answer within {self.timeout}s (so far: {data[-200:]!r})")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise Bmv2Error(f"{CLI_BINARY} exited: {data.decode(errors='replace').strip()}")
+            data += chunk
+        return data[: -len(self.PROMPT)].decode(errors="replace")
+
+    def command(self, line: str) -> str:
+        """Run one command; its output. Raises Bmv2Error when the CLI answers with an error."""
+        with self._lock:
+            if self._proc is None or self._proc.stdin is None:
+                raise Bmv2Error(f"{CLI_BINARY} is not running")
+            self._proc.stdin.write(line.encode() + b"\n")
+            self._proc.stdin.flush()
+            out = self._answer()
+        if out.lstrip().startswith(("Error", "Invalid")):
+            raise Bmv2Error(f"{CLI_BINARY} {line!r}: {out.strip()}")
+        return out
+
+    def register_read(self, register: str, index: int) -> int:
+        out = self.command(f"register_read {register} {index}").strip()
+        match = _REGISTER_VALUE.match(out)
+        if match is None or int(match.group(1)) != index:
+            raise Bmv2Error(f"{CLI_BINARY}: unexpected answer to register_read {register} {index}: {out!r}")
+        return int(match.group(2))
+
+    def set_queue(self, port: int, *, rate_pps: int, depth: int | None = None) -> None:
+        """Slow (or restore) one egress queue: at most `rate_pps` packets/s, `depth` packets deep."""
+        self.command(f"set_queue_rate {rate_pps} {port}")
+        if depth is not None:
+            self.command(f"set_queue_depth {depth} {port}")
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

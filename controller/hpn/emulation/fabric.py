@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hpn.emulation.bmv2 import bmv2_missing
+from hpn.emulation.bmv2 import Bmv2Cli, bmv2_missing, cli_argv
 from hpn.emulation.control import ControlError, request
 from hpn.emulation.layout import Layout
 from hpn.emulation.netns import Netns, existing_namespaces, require_tools
@@ -265,6 +265,10 @@ class Emulation:
             leftovers=self.leftovers(),
             error=None if up else (state.error if state and state.error else answer.get("error")),
         )
+
+    def switch_cli(self, switch: str) -> Bmv2Cli:
+        """bmv2's runtime CLI on one switch (Thrift, in the emulation namespace); use it with `with`."""
+        return Bmv2Cli(cli_argv(Netns(self.layout.namespace), self.layout.thrift_port(switch)))
 
     def targets(self) -> list[SwitchTarget]:
         return [

@@ -14,16 +14,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from hpn.emulation import incast_report
 from hpn.emulation.checks import (
     CheckResult,
     ConnectivityResult,
     FailoverResult,
+    HpccIncastResult,
     IntResult,
     LoadBalancingResult,
     PlaneIsolationResult,
     PolarizationResult,
     RestartResult,
 )
+from hpn.emulation.plotting import PlottingUnavailable as PlottingUnavailable  # re-exported for the demo
+from hpn.emulation.plotting import pyplot
 
 
 @dataclass
@@ -42,8 +46,10 @@ class DemoReport:
     polarization: list[PolarizationResult] = field(default_factory=list)
     restart: RestartResult | None = None
     failover: FailoverResult | None = None
+    hpcc: HpccIncastResult | None = None
     notes: list[str] = field(default_factory=list)
     plot: Path | None = None
+    hpcc_plot: Path | None = None
 
     def checks(self) -> list[tuple[str, CheckResult]]:
         named: list[tuple[str, CheckResult | None]] = [
@@ -54,6 +60,7 @@ class DemoReport:
             *((f"hash polarization ({p.fabric})", p) for p in self.polarization),
             ("switch restart", self.restart),
             ("failures with traffic", self.failover),
+            ("HPCC incast", self.hpcc),
         ]
         return [(n, r) for n, r in named if r is not None]
 
@@ -196,21 +203,19 @@ def render(console: Console, report: DemoReport) -> None:
         console.print(t)
     if report.restart is not None:
         console.print(report.restart.summary(), highlight=False)
+    if report.hpcc is not None and report.hpcc.comparison is not None:
+        console.print(incast_report.table(report.hpcc.comparison))
+        for line in incast_report.notes(report.hpcc.comparison):
+            console.print(line, highlight=False)
     for name, result in report.checks():
         for problem in result.problems:
             console.print(f"[red]{name}:[/red] {problem}", highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
-    if report.plot is not None:
-        console.print(f"plot: {report.plot}", highlight=False)
+    for png in (report.plot, report.hpcc_plot):
+        if png is not None:
+            console.print(f"plot: {png}", highlight=False)
     console.rule("[green]all checks passed" if report.ok else "[red]some checks failed")
-
-
-class PlottingUnavailable(RuntimeError):
-    """matplotlib is not installed: the report has no PNG (the message says how to get one)."""
-
-
-PLOT_EXTRA = "pip install 'hpn-p4[plot]'"
 
 
 def plot(report: DemoReport, path: Path) -> Path | None:
@@ -218,15 +223,7 @@ def plot(report: DemoReport, path: Path) -> Path | None:
 
     Raises PlottingUnavailable when matplotlib is missing.
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise PlottingUnavailable(
-            f"no PNG of the report: it needs matplotlib, which is not installed ({PLOT_EXTRA})"
-        ) from None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = []
     if report.load_balancing is not None and report.load_balancing.modes:

@@ -113,3 +113,7 @@ MEMBER_COUNTER = f"{_LB}.member_tx"
 ALL_COUNTERS: tuple[str, ...] = (PORT_RX_COUNTER, PORT_TX_COUNTER, DROP_COUNTER, MEMBER_COUNTER)
 EGRESS_DROP_COUNTER = f"{_EG}.drop_stats.egress_drops"
 """Tofino only: drops decided in egress (the IPv4 length check)."""
+
+PORT_QUEUED_BYTES = "port_queued_bytes"
+"""bmv2 only: bytes enqueued minus bytes dequeued per egress port (queue.p4), what INT's qlen and
+ECN read. bmv2's P4Runtime server does not read registers: read it over Thrift (hpn.emulation.bmv2)."""
