@@ -157,6 +157,32 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         self.assertTrue(all(h.link_rate_index == link_rate_index(GBPS) for h in hops))
 
 
+class TailDropsDoNotInflateQlen(IntTest):
+    """A burst into a port whose queue holds D frames: bmv2 drops the rest after ingress
+    counted them. qlen must still be at most the D frames' bytes / 80, not the bytes of
+    every frame offered."""
+
+    def runTest(self) -> None:
+        count, size, depth = 40, 400, 8
+        self.set_queue(OUT, rate_pps=100, depth=depth)
+        try:
+            for i in range(count):
+                testutils.send_packet(self, 0, int_frame(sport=51000 + i, size=size, ip_id=i))
+            frames = []
+            while True:  # until the queue has drained: no frame for longer than two departures
+                res = self.dataplane.poll(device_number=0, port_number=None, timeout=0.5)
+                if isinstance(res, self.dataplane.PollFailure):
+                    break
+                frames.append(bytes(res.packet))
+        finally:
+            self.set_queue(OUT, rate_pps=100_000, depth=1000)
+        self.assertLess(len(frames), count, "nothing was dropped: the queue was not full")
+        qlens = [decode_int_packet(f).stack.slots[0].qlen for f in frames]
+        self.log_result("int_qlen_under_tail_drops", {"received": len(frames), "max_qlen": max(qlens)})
+        bound = depth * size // QLEN_UNIT
+        self.assertTrue(all(q <= bound for q in qlens), f"qlen above {depth} frames ({bound}): {qlens}")
+
+
 class OtherTrafficIsNeverTouched(IntTest):
     """RoCEv2 without the fill bit, an echoed stack (ACK), and a stack marked both ways are
     forwarded exactly as routed; so is a fragment that carries the fill bit."""

@@ -3,8 +3,11 @@
 // packets; HPCC's qlen and the Tofino program (deq_qdepth) count bytes, in
 // 80-byte cells. So the program keeps a byte count per port: + at enqueue
 // (ingress), - at dequeue (egress), and reset to 0 whenever bmv2 says the
-// queue is empty behind the packet (which also forgets packets bmv2 dropped
-// after ingress counted them). ECN and INT both read what this measures.
+// queue is empty behind the packet. Packets bmv2 tail-drops after ingress
+// counted them would keep the count high while the queue stays full, so it is
+// also capped at deq_qdepth x the largest frame the port has sent: exact for
+// frames of one size, never below the truth while no larger frame is queued.
+// ECN and INT both read what this measures.
 #ifndef HPN_QUEUE_P4
 #define HPN_QUEUE_P4
 
@@ -25,6 +28,7 @@ register<bit<32>>(MAX_PORTS) port_queued_bytes;
 // Every packet leaving a port counts, INT or not; port_tx (stats) too.
 control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
     register<bit<32>>(MAX_PORTS) port_tx_bytes;
+    register<bit<32>>(MAX_PORTS) port_largest_frame;
     // Named as the stats feature has it on both targets (one P4Runtime contract).
     @name(".HpnEgress.tx_stats.port_tx") counter(MAX_PORTS, CounterType.packets_and_bytes) port_tx;
 
@@ -36,7 +40,13 @@ control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
         bit<32> q;
         port_queued_bytes.read(q, port);
         q = (q > std_meta.packet_length) ? q - std_meta.packet_length : 0;
-        q = (std_meta.deq_qdepth == 0) ? 0 : q;
+        bit<32> largest;
+        port_largest_frame.read(largest, port);
+        largest = (std_meta.packet_length > largest) ? std_meta.packet_length : largest;
+        port_largest_frame.write(port, largest);
+        // bmv2 alone: a multiply (deq_qdepth <= 2^19, frames < 2^16: fits 64 bits)
+        bit<64> cap = (bit<64>)std_meta.deq_qdepth * (bit<64>)largest;
+        q = ((bit<64>)q > cap) ? (bit<32>)cap : q;
         port_queued_bytes.write(port, q);
         meta.queued_bytes = q;
         // q / 80 = (q / 16) / 5, the division as a multiply (exact for all
