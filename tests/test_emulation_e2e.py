@@ -77,6 +77,18 @@ FAKE_SWITCH = textwrap.dedent(
 )
 
 
+HOLDING_SWITCH = textwrap.dedent(
+    '''\
+    #!/usr/bin/env python3
+    """Stand-in for simple_switch_grpc that never opens its socket: `up` waits for it."""
+    import signal, sys
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()
+    '''
+)
+
+
 _LIFECYCLE_MISSING = missing_prerequisites(stand_in_switch=True)  # all but bmv2 and the P4 output
 lifecycle = pytest.mark.skipif(
     bool(_LIFECYCLE_MISSING), reason=f"lifecycle: {'; '.join(_LIFECYCLE_MISSING) or 'ok'}"
@@ -170,7 +182,10 @@ def _up_in_a_process(emu: Emulation) -> subprocess.Popen[str]:
 
 
 @lifecycle
-def test_ctrl_c_during_up_leaves_nothing_behind(small: Emulation) -> None:
+def test_ctrl_c_during_up_leaves_nothing_behind(small: Emulation, fake_switch: Path) -> None:
+    # Switches that never come up hold `up` in its start, so the interrupt lands there
+    # however fast or slow the machine is (with ready switches it could land after).
+    (fake_switch / "simple_switch_grpc").write_text(HOLDING_SWITCH)
     proc = _up_in_a_process(small)
     try:
         proc.send_signal(signal.SIGINT)
