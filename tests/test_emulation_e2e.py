@@ -157,7 +157,10 @@ def test_down_clears_a_crashed_run(small: Emulation) -> None:
 
 def _up_in_a_process(emu: Emulation) -> subprocess.Popen[str]:
     """`hpnctl emulate up` in a process of its own, stopped once Mininet has made the hosts."""
+    # SIGINT as at a terminal: a shell's background job (CI runners often are one)
+    # starts with it ignored, and Python keeps an ignored SIGINT ignored.
     code = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "import sys, hpn.emulation.fabric as f; f.missing_prerequisites = lambda: []; "
         "from hpn.cli import app; sys.exit(app(['emulate', 'up', sys.argv[1]]))"
     )
