@@ -140,7 +140,8 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         expected_qlen = [(count - 1 - i) * size // QLEN_UNIT for i in range(count)]
         gaps = [timestamp_delta(hops[i - 1], hops[i]) for i in range(1, count)]
         self.log_result("int_qlen", {"measured": [h.qlen for h in hops[:6]], "expected": expected_qlen[:6]})
-        self.log_result("int_gap_ns", {"median": sorted(gaps)[len(gaps) // 2], "expected": 10**9 // rate})
+        median_gap = sorted(gaps)[len(gaps) // 2]
+        self.log_result("int_gap_ns", {"median": median_gap, "expected": 10**9 // rate, "max": max(gaps)})
         # the first frames leave while the sender is still queueing the rest; from the
         # first frame that sees the whole burst behind it, every frame must match exactly
         full = next((i for i in range(count) if hops[i].qlen == expected_qlen[i]), count)
@@ -151,9 +152,18 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         for i in range(1, count):
             sent_before = tx_bytes_delta(hops[0], hops[i])
             self.assertLessEqual(abs(sent_before - i * size), TX_BYTES_UNIT, f"frame {i}: bytes")
-        for i, gap in enumerate(gaps[full:], start=full + 1):
+        # bmv2 fixes each departure slot at enqueue (last slot + 1/R) but stamps the frame
+        # when its egress thread gets to it, so one late thread makes one gap long and the
+        # next one short by as much. The median and the span from `full` to the last frame
+        # are immune to that; single gaps only have to stay ordered and near the rate.
+        period = 10**9 // rate
+        steady = gaps[full:]
+        for i, gap in enumerate(steady, start=full + 1):
             self.assertEqual(gap % 1000, 0, f"frame {i}: time is bmv2's us x 1000")
-            self.assertLess(abs(gap - 10**9 // rate), 10**9 // rate // 5, f"frame {i}: gap {gap} ns")
+            self.assertTrue(0 < gap < 3 * period, f"frame {i}: gap {gap} ns, period {period}")
+        median = sorted(steady)[len(steady) // 2]
+        self.assertLess(abs(median - period), period // 10, f"median gap {median} ns: {steady}")
+        self.assertLess(abs(sum(steady) - len(steady) * period), period, f"span of {len(steady)} gaps")
         self.assertTrue(all(h.link_rate_index == link_rate_index(GBPS) for h in hops))
 
 
