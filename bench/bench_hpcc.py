@@ -177,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         fabric = load_fabric(args.topology)
     except (TopologyError, OSError) as exc:
         p.error(f"--topology: {exc}")
+    runs = run_dir(fabric)
+    try:
+        emu = Emulation(fabric, args.topology, runs, args.log_level)
+        incast_setup(emu, settings.senders)  # a fabric that cannot give this incast: before anything starts
+    except ValueError as exc:
+        p.error(f"--topology: {exc}")
+    # bad arguments are named first, on any machine; then what this one lacks
     missing = missing_prerequisites()
     why = cli_missing()
     if why:
@@ -185,16 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_hpcc: cannot run:", "; ".join(missing))
         return MISSING
 
-    runs = run_dir(fabric)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = (args.out or runs / f"bench-hpcc-{stamp}").resolve()
     png = (args.png or out / "hpcc-incast.png").resolve()
     console = CliConsole(soft_wrap=True, highlight=False)
-    try:
-        emu = Emulation(fabric, args.topology, runs, args.log_level)
-        incast_setup(emu, settings.senders)  # a fabric that cannot give this incast: before anything starts
-    except ValueError as exc:
-        p.error(f"--topology: {exc}")
     if emu.is_up():
         print(
             f"bench_hpcc: {fabric.name} is already up; the bench brings up its own "
