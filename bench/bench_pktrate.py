@@ -192,6 +192,18 @@ def previous_outputs(rev: str, out: Path) -> tuple[Path, Path]:
     return p4info, blob
 
 
+def previous_programs(rev: str, out: Path) -> list[Program]:
+    """hpn.p4 as compiled at `rev`: in ECMP mode if it is the port-bitmap core (its
+    tables differ), else in every mode with today's entries (the same P4Runtime names)."""
+    old_info, old_blob = previous_outputs(rev, out)
+    if "next_hop.port_mac" in old_info.read_text():
+        return [Program("previous", old_info, old_blob, previous_entities)]
+    return [
+        Program(f"prev-{mode.name.lower()}", old_info, old_blob, lambda m=mode: switch_entities(hpn_state(m)))
+        for mode in LbMode
+    ]
+
+
 class Pktgen:
     """bench/pktgen.py inside the rig's namespace, driven over its stdin."""
 
@@ -264,7 +276,12 @@ def report(rates: dict[str, list[float]], args: argparse.Namespace) -> None:
     for name, values in rates.items():
         ratios = [v / b for v, b in zip(values, base, strict=True) if b > 0]
         ratio = statistics.median(ratios) if ratios else float("nan")
-        print(f"{name:12s} {statistics.median(values):16.0f} {ratio:17.2f}x")
+        line = f"{name:12s} {statistics.median(values):16.0f} {ratio:17.2f}x"
+        before = rates.get(f"prev-{name}")
+        if before:  # the same mode at --previous REV, round by round
+            change = [v / b for v, b in zip(values, before, strict=True) if b > 0]
+            line += f"   {statistics.median(change):.2f}x of prev-{name}" if change else ""
+        print(line)
     print(f"\nbefore the selector core, as measured when it was reported: {PREVIOUS_RESULT}")
     print("targets: ECMP >= 0.70x; flowlet, spray, adaptive >= 0.50x")
 
@@ -281,7 +298,9 @@ def main() -> int:
     )
     parser.add_argument("--flows", type=int, default=1000)
     parser.add_argument("--size", type=int, default=128, help="frame bytes")
-    parser.add_argument("--previous", metavar="REV", help="also run hpn.p4 as compiled at git revision REV")
+    parser.add_argument(
+        "--previous", metavar="REV", help="also run hpn.p4 as compiled at git revision REV (each mode)"
+    )
     args = parser.parse_args()
     reasons = missing()
     if reasons:
@@ -293,8 +312,7 @@ def main() -> int:
         p4info, blob = compile_baseline(work)
         programs = [Program("baseline", p4info, blob, baseline_entities)]
         if args.previous:
-            old_info, old_blob = previous_outputs(args.previous, work)
-            programs.append(Program("previous", old_info, old_blob, previous_entities))
+            programs += previous_programs(args.previous, work)
         for mode in LbMode:
             programs.append(
                 Program(
