@@ -139,9 +139,10 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         hops = [decode_int_packet(f).stack.slots[0] for _, f in frames]
         expected_qlen = [(count - 1 - i) * size // QLEN_UNIT for i in range(count)]
         gaps = [timestamp_delta(hops[i - 1], hops[i]) for i in range(1, count)]
+        period = 10**9 // rate
         self.log_result("int_qlen", {"measured": [h.qlen for h in hops[:6]], "expected": expected_qlen[:6]})
         median_gap = sorted(gaps)[len(gaps) // 2]
-        self.log_result("int_gap_ns", {"median": median_gap, "expected": 10**9 // rate, "max": max(gaps)})
+        self.log_result("int_gap_ns", {"median": median_gap, "expected": period, "max": max(gaps)})
         # the first frames leave while the sender is still queueing the rest; from the
         # first frame that sees the whole burst behind it, every frame must match exactly
         full = next((i for i in range(count) if hops[i].qlen == expected_qlen[i]), count)
@@ -156,7 +157,6 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         # when its egress thread gets to it, so one late thread makes one gap long and the
         # next one short by as much. The median and the span from `full` to the last frame
         # are immune to that; single gaps only have to stay ordered and near the rate.
-        period = 10**9 // rate
         steady = gaps[full:]
         for i, gap in enumerate(steady, start=full + 1):
             self.assertEqual(gap % 1000, 0, f"frame {i}: time is bmv2's us x 1000")
