@@ -29,6 +29,10 @@ from hpn.pipeline.p4info import BMV2_JSON_PATH, P4INFO_PATH  # noqa: E402
 NPORTS = 8
 
 
+# PTF keeps the newest `qlen` frames per port and drops the older ones (its default is 100);
+# test_int reads a burst of 400 frames after sending it.
+PTF_QLEN = 1000
+
 def missing() -> list[str]:
     reasons = [r for r in (bmv2_missing(), *require_tools()) if r]
     ptf = Path(sys.executable).parent / "ptf"
@@ -90,6 +94,8 @@ def main() -> int:
                 "--log-file",
                 str(rig.run_dir / "ptf.log"),
                 "--disable-ipv6",
+                "--qlen",
+                str(PTF_QLEN),
                 *args.tests,
             ]
         )

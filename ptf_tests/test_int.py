@@ -3,6 +3,8 @@ every field checked against a queue the test builds with bmv2's queue-rate contr
 
 from __future__ import annotations
 
+import time
+
 from ptf import testutils
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
@@ -165,6 +167,36 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         self.assertLess(abs(median - period), period // 10, f"median gap {median} ns: {steady}")
         self.assertLess(abs(sum(steady) - len(steady) * period), period, f"span of {len(steady)} gaps")
         self.assertTrue(all(h.link_rate_index == link_rate_index(GBPS) for h in hops))
+
+
+class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
+    """K frames offered at 2.5 R into a port draining at R packets/s, so frames keep
+    arriving while others leave. Ingress counts a frame's bytes a moment before bmv2 queues
+    it; a frame leaving in that moment must not drop them from the count. Once the sender
+    is done, frame i leaves with K-1-i frames of S bytes behind it: the last frames' qlen
+    must be exactly that. (The offered rate is paced: a burst as fast as the sender can
+    would overflow the switch port's socket buffer before bmv2 reads it.)"""
+
+    def runTest(self) -> None:
+        count, size, rate, tail = 400, 400, 500, 100
+        frames = [int_frame(sport=52000 + i, size=size, ip_id=i) for i in range(count)]
+        self.set_queue(OUT, rate_pps=rate, depth=1000)
+        try:
+            start = time.monotonic()
+            for i, frame in enumerate(frames):
+                time.sleep(max(0.0, start + i / (2.5 * rate) - time.monotonic()))  # pacing, not waiting
+                testutils.send_packet(self, 0, frame)
+            received = self.receive_n(count, timeout=10)
+        finally:
+            self.set_queue(OUT, rate_pps=100_000)
+        self.assertEqual([Ether(f)[IP].id for _, f in received], list(range(count)), "FIFO")
+        qlens = [decode_int_packet(f).stack.slots[0].qlen for _, f in received]
+        expected = [(count - 1 - i) * size // QLEN_UNIT for i in range(count)]
+        short = [(i, expected[i] - qlens[i]) for i in range(count - tail, count) if qlens[i] != expected[i]]
+        self.log_result("int_qlen_tail_errors", {"checked": tail, "wrong": len(short), "first": short[:5]})
+        # the sender outran the port, so the last `tail` frames were all queued when they left
+        self.assertGreater(qlens[count - tail], 0, f"no standing queue: {qlens}")
+        self.assertEqual(short, [], "(frame, cells missing) for the last frames")
 
 
 class TailDropsDoNotInflateQlen(IntTest):
