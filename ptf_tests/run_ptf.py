@@ -33,6 +33,7 @@ NPORTS = 8
 # test_int reads a burst of 400 frames after sending it.
 PTF_QLEN = 1000
 
+
 def missing() -> list[str]:
     reasons = [r for r in (bmv2_missing(), *require_tools()) if r]
     ptf = Path(sys.executable).parent / "ptf"

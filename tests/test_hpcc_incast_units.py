@@ -36,7 +36,7 @@ from hpn.emulation.traffic import Nic
 from hpn.hpcc.cli import _arrival_record
 from hpn.hpcc.messages import AckKind
 from hpn.hpcc.receiver import Arrival as ReceiverArrival
-from hpn.pipeline.names import PORT_QUEUED_BYTES
+from hpn.pipeline.names import PORT_QUEUE, queued_bytes
 from hpn.pipeline.p4info import load_schema
 from hpn.telemetry.codec import IntHop, IntStack
 from hpn.topology.loader import load_fabric
@@ -185,7 +185,7 @@ STAND_IN_CLI = textwrap.dedent(
     """
     print("Obtaining JSON from switch...")
     print("Done")
-    registers = {"port_queued_bytes": {1: 2192}}
+    registers = {"port_queue": {1: 2192}}
     while True:
         try:
             line = input("RuntimeCmd: ")
@@ -199,7 +199,7 @@ STAND_IN_CLI = textwrap.dedent(
             else:
                 print(f"Error: Invalid register name ({name})")
         elif words[0] == "set_queue_rate":
-            registers["port_queued_bytes"][int(words[2])] = int(words[1])
+            registers["port_queue"][int(words[2])] = int(words[1])
         elif words[0] == "quit":
             break
     """
@@ -210,19 +210,24 @@ def test_cli_session_reads_registers_and_reports_errors(tmp_path: Path) -> None:
     script = tmp_path / "cli.py"
     script.write_text(STAND_IN_CLI)
     with Bmv2Cli([sys.executable, str(script)]) as cli:
-        assert cli.register_read("port_queued_bytes", 1) == 2192
-        assert cli.register_read("port_queued_bytes", 7) == 0
+        assert cli.register_read("port_queue", 1) == 2192
+        assert cli.register_read("port_queue", 7) == 0
         cli.set_queue(3, rate_pps=500)
-        assert cli.register_read("port_queued_bytes", 3) == 500  # the stand-in stores the rate there
+        assert cli.register_read("port_queue", 3) == 500  # the stand-in stores the rate there
         with pytest.raises(Bmv2Error, match="Invalid register name"):
             cli.register_read("nope", 1)
-        assert cli.register_read("port_queued_bytes", 1) == 2192  # the session goes on after an error
+        assert cli.register_read("port_queue", 1) == 2192  # the session goes on after an error
         with pytest.raises(Bmv2Error, match="exited"):
             cli.command("quit")
 
 
 def test_the_queue_register_is_in_the_bmv2_program() -> None:
-    assert load_schema().registers[PORT_QUEUED_BYTES].size == 512
+    assert load_schema().registers[PORT_QUEUE].size == 512
+
+
+def test_the_sampler_reads_bytes_not_the_frame_number_beside_them() -> None:
+    assert queued_bytes((7 << 32) | 2192) == 2192
+    assert queued_bytes(0xFFFF_FFFF << 32) == 0
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,7 @@ struct metadata_t {
     @field_list(0)
     bit<32>     first_pass_time;   // the first pass's ingress time (a resubmitted
                                    // packet's ingress_global_timestamp reads 0 on bmv2)
+    bit<32>     queue_frame;       // queue.p4: this frame's number in its port's count
     // egress (queue.p4): what the port held and sent when this packet left
     bit<32>     tx_before;         // bytes sent on the egress port before this packet
     bit<32>     queued_bytes;      // bytes still queued at the egress port

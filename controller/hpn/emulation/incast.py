@@ -50,7 +50,7 @@ from hpn.hpcc.metrics import (
     ratio,
     window_rates,
 )
-from hpn.pipeline.names import PORT_QUEUED_BYTES
+from hpn.pipeline.names import PORT_QUEUE, queued_bytes
 from hpn.telemetry.codec import QLEN_UNIT
 from hpn.topology.model import NicPort
 
@@ -298,7 +298,7 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 
 class QueueSampler:
-    """Reads one register cell every `interval` seconds in a thread: (monotonic ns, value)."""
+    """Reads a port's queue count every `interval` seconds in a thread: (monotonic ns, bytes)."""
 
     def __init__(self, cli: Bmv2Cli, register: str, index: int, interval: float) -> None:
         self.cli, self.register, self.index, self.interval = cli, register, index, interval
@@ -311,8 +311,8 @@ class QueueSampler:
         next_at = time.monotonic()
         try:
             while not self._stop.is_set():
-                value = self.cli.register_read(self.register, self.index)
-                self.samples.append((time.monotonic_ns(), value))
+                cell = self.cli.register_read(self.register, self.index)
+                self.samples.append((time.monotonic_ns(), queued_bytes(cell)))
                 next_at += self.interval
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
         except BaseException as exc:  # reported by stop(), in the caller's thread
@@ -408,7 +408,7 @@ def run_incast(
             cli.set_queue(port, rate_pps=round(settings.line_rate_pps), depth=settings.queue_depth)
             try:
                 receiver = _start_receiver(agents, setup, recv_log)
-                with QueueSampler(cli, PORT_QUEUED_BYTES, port, settings.sample_interval_s) as sampler:
+                with QueueSampler(cli, PORT_QUEUE, port, settings.sample_interval_s) as sampler:
                     t0 = time.monotonic()
                     total = settings.before_join_s + settings.after_join_s
                     senders = []

@@ -114,6 +114,13 @@ ALL_COUNTERS: tuple[str, ...] = (PORT_RX_COUNTER, PORT_TX_COUNTER, DROP_COUNTER,
 EGRESS_DROP_COUNTER = f"{_EG}.drop_stats.egress_drops"
 """Tofino only: drops decided in egress (the IPv4 length check)."""
 
-PORT_QUEUED_BYTES = "port_queued_bytes"
-"""bmv2 only: bytes enqueued minus bytes dequeued per egress port (queue.p4), what INT's qlen and
-ECN read. bmv2's P4Runtime server does not read registers: read it over Thrift (hpn.emulation.bmv2)."""
+PORT_QUEUE = "port_queue"
+"""bmv2 only: per egress port, bits 31..0 are the bytes enqueued minus bytes dequeued (queue.p4),
+what INT's qlen and ECN read; bits 63..32 number the frames counted. bmv2's P4Runtime server does
+not read registers: read it over Thrift (hpn.emulation.bmv2), and take the bytes with
+`queued_bytes`."""
+
+
+def queued_bytes(port_queue_cell: int) -> int:
+    """The bytes still queued, from one cell of PORT_QUEUE."""
+    return port_queue_cell & 0xFFFF_FFFF

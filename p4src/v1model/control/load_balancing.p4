@@ -215,6 +215,8 @@ control LoadBalancing(inout headers_t hdr,
                 meta.adaptive_retry = 1;
                 meta.first_pass_time = now;
                 meta.resubmitting = 1;
+                // This pass counted the frame into the port's queue; it is not queued there.
+                QUEUE_UNCOUNT(port, std_meta.packet_length)
                 resubmit_preserving_field_list(0);
             } else {
                 load_window_start.write((bit<32>)port, start);

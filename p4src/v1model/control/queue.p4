@@ -5,24 +5,43 @@
 // (ingress), - at dequeue (egress), and reset to 0 whenever bmv2 says the
 // queue is empty behind the packet. Packets bmv2 tail-drops after ingress
 // counted them would keep the count high while the queue stays full, so it is
-// also capped at deq_qdepth x the largest frame the port has sent: exact for
-// frames of one size, never below the truth while no larger frame is queued.
-// ECN and INT both read what this measures.
+// also capped at the frames behind the packet x the largest frame the port has
+// sent: exact for frames of one size, never below the truth while no larger
+// frame is queued. The frames behind are deq_qdepth, plus the one frame
+// ingress may have counted and bmv2 not queued yet: ingress counts a frame in
+// set_egress_port, bmv2 queues it when ingress ends, and a packet leaving in
+// between sees deq_qdepth without it (bmv2's ingress is one thread, so there
+// is at most one such frame). The count also numbers the frames it counted
+// per port, and the packet carries its number: when it is the last one
+// counted, none is in between. ECN and INT both read what this measures.
 #ifndef HPN_QUEUE_P4
 #define HPN_QUEUE_P4
 
-// Bytes enqueued minus bytes dequeued, per egress port. Declared at the top
-// level because both ingress (enqueue) and egress (dequeue) update it; bmv2
-// holds a register's lock for the whole of each action that uses it, so the
-// read-modify-writes below are atomic. bmv2 alone: Tofino reads deq_qdepth.
-register<bit<32>>(MAX_PORTS) port_queued_bytes;
+// Per egress port: [63:32] the frames ingress counted (it wraps: only
+// equality is read), [31:0] bytes enqueued minus bytes dequeued. One cell, so
+// both move in one read and one write. Declared at the top level because both
+// ingress (enqueue) and egress (dequeue) update it; bmv2 holds a register's
+// lock for the whole of each action that uses it, so the read-modify-writes
+// below are atomic. bmv2 alone: Tofino reads deq_qdepth.
+register<bit<64>>(MAX_PORTS) port_queue;
+#define QUEUE_FRAME 64w0x100000000
 
 // Enqueue: done by the member action that chooses the port
 // (load_balancing.p4 set_egress_port), so it costs bmv2 no step of its own.
 #define QUEUE_ENQUEUE(PORT, LENGTH) { \
-        bit<32> q_; \
-        port_queued_bytes.read(q_, (bit<32>)(PORT)); \
-        port_queued_bytes.write((bit<32>)(PORT), q_ + (LENGTH)); \
+        bit<64> q_; \
+        port_queue.read(q_, (bit<32>)(PORT)); \
+        q_ = q_ + QUEUE_FRAME + (bit<64>)(LENGTH); \
+        meta.queue_frame = q_[63:32]; \
+        port_queue.write((bit<32>)(PORT), q_); \
+    }
+
+// A frame counted that will not be queued (its pass ends in a resubmit):
+// undone, number and bytes, so the frame counted before it is the last again.
+#define QUEUE_UNCOUNT(PORT, LENGTH) { \
+        bit<64> q_; \
+        port_queue.read(q_, (bit<32>)(PORT)); \
+        port_queue.write((bit<32>)(PORT), q_ - QUEUE_FRAME - (bit<64>)(LENGTH)); \
     }
 
 // Every packet leaving a port counts, INT or not; port_tx (stats) too.
@@ -37,17 +56,21 @@ control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
         bit<32> port = (bit<32>)std_meta.egress_port;
         port_tx_bytes.read(meta.tx_before, port);
         port_tx_bytes.write(port, meta.tx_before + std_meta.packet_length);
-        bit<32> q;
-        port_queued_bytes.read(q, port);
+        bit<64> counted;
+        port_queue.read(counted, port);
+        bit<32> q = counted[31:0];
         q = (q > std_meta.packet_length) ? q - std_meta.packet_length : 0;
         bit<32> largest;
         port_largest_frame.read(largest, port);
         largest = (std_meta.packet_length > largest) ? std_meta.packet_length : largest;
         port_largest_frame.write(port, largest);
+        // Frames behind: deq_qdepth, + 1 unless this packet is the last counted.
+        bit<64> behind = (bit<64>)std_meta.deq_qdepth
+                         + (counted[63:32] == meta.queue_frame ? 64w0 : 64w1);
         // bmv2 alone: a multiply (deq_qdepth <= 2^19, frames < 2^16: fits 64 bits)
-        bit<64> cap = (bit<64>)std_meta.deq_qdepth * (bit<64>)largest;
+        bit<64> cap = behind * (bit<64>)largest;
         q = ((bit<64>)q > cap) ? (bit<32>)cap : q;
-        port_queued_bytes.write(port, q);
+        port_queue.write(port, counted[63:32] ++ q);
         meta.queued_bytes = q;
         // q / 80 = (q / 16) / 5, the division as a multiply (exact for all
         // 32-bit values); bmv2 alone: Tofino reads deq_qdepth in cells.
