@@ -30,8 +30,8 @@ NPORTS = 8
 
 
 # PTF keeps the newest `qlen` frames per port and drops the older ones (its default is 100);
-# test_int reads a burst of 400 frames after sending it.
-PTF_QLEN = 1000
+# test_int reads a burst of 1000 frames after sending it.
+PTF_QLEN = 2000
 
 
 def missing() -> list[str]:

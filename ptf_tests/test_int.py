@@ -173,12 +173,13 @@ class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
     """K frames offered at 2.5 R into a port draining at R packets/s, so frames keep
     arriving while others leave. Ingress counts a frame's bytes a moment before bmv2 queues
     it; a frame leaving in that moment must not drop them from the count. Once the sender
-    is done, frame i leaves with K-1-i frames of S bytes behind it: the last frames' qlen
-    must be exactly that. (The offered rate is paced: a burst as fast as the sender can
-    would overflow the switch port's socket buffer before bmv2 reads it.)"""
+    is done, each frame leaves with the frames received after it behind it: the last
+    frames' qlen must be exactly their bytes / 80. (The offered rate is paced: a burst as
+    fast as the sender can would overflow the switch port's socket buffer. A frame that
+    buffer still drops, on a busy machine, never reached ingress and is in no count.)"""
 
     def runTest(self) -> None:
-        count, size, rate, tail = 400, 400, 500, 100
+        count, size, rate, tail = 1000, 400, 500, 200
         frames = [int_frame(sport=52000 + i, size=size, ip_id=i) for i in range(count)]
         self.set_queue(OUT, rate_pps=rate, depth=1000)
         try:
@@ -186,17 +187,27 @@ class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
             for i, frame in enumerate(frames):
                 time.sleep(max(0.0, start + i / (2.5 * rate) - time.monotonic()))  # pacing, not waiting
                 testutils.send_packet(self, 0, frame)
-            received = self.receive_n(count, timeout=10)
+            received = []
+            while True:  # until the queue has drained: no frame for longer than many departures
+                res = self.dataplane.poll(device_number=0, port_number=OUT, timeout=1.0)
+                if isinstance(res, self.dataplane.PollFailure):
+                    break
+                received.append(bytes(res.packet))
         finally:
             self.set_queue(OUT, rate_pps=100_000)
-        self.assertEqual([Ether(f)[IP].id for _, f in received], list(range(count)), "FIFO")
-        qlens = [decode_int_packet(f).stack.slots[0].qlen for _, f in received]
-        expected = [(count - 1 - i) * size // QLEN_UNIT for i in range(count)]
-        short = [(i, expected[i] - qlens[i]) for i in range(count - tail, count) if qlens[i] != expected[i]]
-        self.log_result("int_qlen_tail_errors", {"checked": tail, "wrong": len(short), "first": short[:5]})
+        ids = [Ether(f)[IP].id for f in received]
+        self.assertEqual(ids, sorted(set(ids)), "FIFO, each frame once")
+        self.assertGreaterEqual(len(ids), count // 2, f"the switch took {len(ids)} of {count} frames")
+        n = len(received)
+        qlens = [decode_int_packet(f).stack.slots[0].qlen for f in received]
+        expected = [(n - 1 - j) * size // QLEN_UNIT for j in range(n)]
+        wrong = [(ids[j], qlens[j] - expected[j]) for j in range(n - tail, n) if qlens[j] != expected[j]]
+        self.log_result(
+            "int_qlen_tail_errors", {"received": n, "checked": tail, "wrong": len(wrong), "first": wrong[:5]}
+        )
         # the sender outran the port, so the last `tail` frames were all queued when they left
-        self.assertGreater(qlens[count - tail], 0, f"no standing queue: {qlens}")
-        self.assertEqual(short, [], "(frame, cells missing) for the last frames")
+        self.assertGreater(qlens[n - tail], 0, f"no standing queue: {qlens}")
+        self.assertEqual(wrong, [], "(frame, cells off) for the last frames")
 
 
 class TailDropsDoNotInflateQlen(IntTest):
