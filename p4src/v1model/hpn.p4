@@ -30,11 +30,13 @@ control HpnIngress(inout headers_t hdr,
     // well-formed packet, then one per feature that can drop it.
     apply {
         rx_stats.apply(meta, std_meta);
-        bit<32> frame = (bit<32>)hdr.ipv4.total_len + 14;
+        // The frame length IPv4 claims, (bit<32>)total_len + 14, is written out
+        // twice: a local would cost bmv2 a table of its own (p4c makes one for
+        // every assignment in an apply block).
         if (std_meta.parser_error == error.NoError && hdr.ipv4.isValid()
                 && std_meta.checksum_error == 0 && hdr.ipv4.ihl == 5
-                && (frame == std_meta.packet_length
-                    || (frame < std_meta.packet_length
+                && ((bit<32>)hdr.ipv4.total_len + 14 == std_meta.packet_length
+                    || ((bit<32>)hdr.ipv4.total_len + 14 < std_meta.packet_length
                         && std_meta.packet_length <= (bit<32>)ETHERNET_MIN_FRAME))) {
             dual_plane.apply(std_meta.ingress_port, meta.plane, meta.drop_reason);
             if (meta.drop_reason == DROP_NONE) {

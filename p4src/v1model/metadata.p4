@@ -5,6 +5,23 @@
 
 // Fields are at most 32 bits: bmv2 runs wider fields as big integers, and
 // Tofino containers are 32 bits.
+
+// The load-balancing state of one pass (load_balancing.p4), set by its
+// actions. Metadata rather than control locals: p4c gives a local with an
+// initialiser a table and a condition of its own, which bmv2 pays for on
+// every packet, and lb_group sets every field before any is read.
+struct lb_state_t {
+    bit<32>     hash_seed;
+    bit<32>     flowlet_gap;       // timestamp units (bmv2: us)
+    bit<32>     load_window;
+    bit<32>     congested_bytes;
+    bit<1>      track_load;
+    bucket_t    bucket_mask;       // B - 1
+    bit<4>      bucket_bits;       // log2(B)
+    bit<32>     now;               // this packet's time (the first pass's when resubmitted)
+    bit<32>     flow_hash;         // CRC32 of the flow's 5-tuple and QP
+}
+
 struct metadata_t {
     drop_reason_t drop_reason;     // DROP_* (0: forward)
     plane_t     plane;
@@ -15,6 +32,7 @@ struct metadata_t {
     bit<2>      lb_mode;
     bucket_t    lb_bucket;         // bucket of the group, exact key of next_hop
     bit<16>     lb_pick;           // selector input: which member of the bucket
+    lb_state_t  lb;
     bit<1>      new_flowlet;       // this packet starts a flowlet (FLOWLET, ADAPTIVE)
     bit<1>      resubmitting;      // ADAPTIVE: this pass ends in a resubmit, not a send
     @field_list(0)

@@ -11,7 +11,7 @@ docs/tofino.md and checked by tests/test_p4info_targets.py:
   counters and action profiles (`--p4runtime-force-std-externs`, as Tofino's P4Runtime
   servers take it), and then without the pipeline instance prefix (``pipe.``).
 - Tofino has no multiplier: the seed is mixed through 256 seed-derived words
-  (`seed_sbox`, written by the controller); bmv2 mixes with adds and shifts.
+  (`seed_sbox`, written by the controller); bmv2 mixes with a multiply.
 - ECN: bmv2 computes the RED ramp (`ecn_port`: kmin, kmax, pmax); Tofino looks it up
   (`ecn_ramp`: depth ranges, each with its probability).
 - Timestamps: bmv2 counts microseconds; the Tofino program uses its nanosecond global

@@ -36,18 +36,14 @@
 
 // Seed mixing after the CRC. A CRC is linear: a seed XORed into its input
 // only XORs a constant into its output, which permutes buckets without
-// changing which flows share one (polarization). This add-rotate-xor mix
-// (Jenkins' one-at-a-time final rounds) is not linear, uses only adds, xors
-// and constant shifts (Tofino ALUs have no multiplier), and its high bits
-// depend on every input bit.
+// changing which flows share one (polarization). A multiply by an odd
+// constant (Knuth's multiplicative hash, 2^32 / golden ratio) is not linear
+// over XOR: carries make every high bit depend on the seed and on every lower
+// input bit, so the buckets come from the high byte. bmv2 alone: Tofino has
+// no multiplier, and p4src/tna mixes with a table (seed_sbox) instead. One
+// operation, where add/shift/xor rounds cost bmv2 an expression tree each.
 bit<32> seeded_mix(in bit<32> h, in bit<32> seed) {
-    bit<32> x = h ^ seed;
-    x = x + (x << 10);
-    x = x ^ (x >> 6);
-    x = x + (x << 3);
-    x = x ^ (x >> 11);
-    x = x + (x << 15);
-    return x;
+    return (h ^ seed) * 32w0x9E3779B1;
 }
 
 control LoadBalancing(inout headers_t hdr,
@@ -60,33 +56,42 @@ control LoadBalancing(inout headers_t hdr,
     register<bit<32>>(MAX_PORTS) load_window_bytes;
     counter(MAX_PORTS, CounterType.packets_and_bytes) member_tx;
 
-    bit<32> hash_seed = 0;
-    bit<32> flowlet_gap = 10000;
-    bit<32> load_window = 1000;
-    bit<32> congested_bytes = 0xffffffff;
-    bit<1> track_load = 0;
-    bucket_t bucket_mask = 0;
-    bit<4> bucket_bits = 0;
-    bit<32> hash_salt = 0;     // FLOWLET, ADAPTIVE: the flowlet id, twice
-    bit<8> alternate = 0;      // ADAPTIVE: 1 once the flowlet moved to bucket ^ 1
+    // Bucket and pick from the flow hash salted by `salt` (the flowlet id in
+    // FLOWLET and ADAPTIVE, 0 in ECMP), mixed with the seed; `alternate` moves
+    // the flow to bucket ^ 1. It also says what a bucket without an entry
+    // means, for next_hop's member actions to overwrite.
+    action choose(in bit<32> salt, in bit<8> alternate) {
+        bit<32> x = seeded_mix(meta.lb.flow_hash ^ salt, meta.lb.hash_seed);
+        meta.lb_bucket = (x[31:24] ^ (alternate & 1)) & meta.lb.bucket_mask;
+        meta.lb_pick = x[23:23] == 0 ? 16w1 : 16w5;
+        meta.drop_reason = DROP_NO_ROUTE;
+    }
 
     // A group's mode and buckets, and the switch-wide parameters with them:
     // one lookup per packet instead of two (bmv2 pays for every table it
     // applies). bucket_bits = log2(B) and bucket_mask = B - 1 both, because
     // Tofino cannot shift by a run-time amount to make one from the other.
-    // Times are in the target's timestamp unit (bmv2: microseconds).
+    // Times are in the target's timestamp unit (bmv2: microseconds). The flow
+    // hash and the ECMP choice are made here too: bmv2 runs an action as one
+    // step, and every mode but SPRAY starts from them.
     action set_group(bit<2> lb_mode, bucket_t mask, bit<4> bits, bit<32> seed,
                      bit<32> flowlet_gap_time, bit<32> load_window_time,
                      bit<32> congested, bit<1> track) {
         meta.lb_mode = lb_mode;
-        bucket_mask = mask;
-        bucket_bits = bits;
-        hash_seed = seed;
-        flowlet_gap = flowlet_gap_time;
-        load_window = load_window_time;
-        congested_bytes = congested;
-        track_load = track;
-        meta.drop_reason = DROP_NONE;
+        meta.lb.bucket_mask = mask;
+        meta.lb.bucket_bits = bits;
+        meta.lb.hash_seed = seed;
+        meta.lb.flowlet_gap = flowlet_gap_time;
+        meta.lb.load_window = load_window_time;
+        meta.lb.congested_bytes = congested;
+        meta.lb.track_load = track;
+        meta.lb.now = (meta.adaptive_retry == 1) ? meta.first_pass_time
+                                                 : std_meta.ingress_global_timestamp[31:0];
+        hash(meta.lb.flow_hash, HashAlgorithm.crc32, 32w0,
+             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+             64w0x100000000);
+        choose(0, 0);
     }
 
     table lb_group {
@@ -100,8 +105,8 @@ control LoadBalancing(inout headers_t hdr,
     @max_group_size(SELECTOR_GROUP_SIZE)
     action_selector(HashAlgorithm.identity, SELECTOR_MEMBERS, 16) nh_selector;
 
-    // The member actions say the outcome in drop_reason, which next_hop's
-    // caller set to DROP_NO_ROUTE (what a bucket without an entry means).
+    // The member actions say the outcome in drop_reason, which choose (or
+    // spray_step) set to DROP_NO_ROUTE (what a bucket without an entry means).
     action set_egress_port(port_id_t port) {
         std_meta.egress_spec = port;
         meta.drop_reason = DROP_NONE;
@@ -124,96 +129,76 @@ control LoadBalancing(inout headers_t hdr,
         size = NEXT_HOP_TABLE_SIZE;
     }
 
-    // bmv2 has no RegisterAction: a read and a write of one cell in one
-    // action is its read-modify-write (ingress is one thread on bmv2).
-    action flowlet_step(in bit<32> slot, in bit<32> now) {
-        bit<32> last;
-        bit<16> id;
-        flowlet_last_seen.read(last, slot);
-        flowlet_id.read(id, slot);
-        // A slot never used (0) starts a flowlet too, also before the clock passed the gap.
-        meta.new_flowlet = (last == 0 || now - last > flowlet_gap) ? 1w1 : 1w0;
-        // A new flowlet takes the next id; a resubmitted one toggles the
-        // alternate bit, which then stays with the slot (its later flowlets
-        // hash from the alternate side: as uniform as the other).
-        id = (meta.new_flowlet == 1) ? (id & FLOWLET_ALTERNATE) | ((id + 1) & FLOWLET_ID_MASK) : id;
-        id = (meta.adaptive_retry == 1) ? id ^ FLOWLET_ALTERNATE : id;
-        flowlet_last_seen.write(slot, now);
-        flowlet_id.write(slot, id);
-        // The id salts the flow hash; the alternate bit moves to bucket ^ 1.
-        hash_salt = ((bit<32>)(id & FLOWLET_ID_MASK) << 16) | (bit<32>)(id & FLOWLET_ID_MASK);
-        alternate = (bit<8>)(id >> 15);
-    }
-
-    // Bucket and pick of this packet, by mode.
-    action spray_step() {
-        bit<16> next;
-        spray_next.read(next, (bit<32>)meta.group_id);
-        spray_next.write((bit<32>)meta.group_id, next + 1);
-        bit<16> c = next + hash_seed[15:0];
-        meta.lb_bucket = c[7:0] & bucket_mask;
-        // Visit k of a bucket takes the pair's members in turn (k even:
-        // place 1, k odd: place 2), so any 2 * B packets split exactly.
-        // bmv2 alone: a shift by bucket_bits (p4src/tna uses a table).
-        meta.lb_pick = ((c >> bucket_bits) & 1) == 0 ? 16w1 : 16w5;
-    }
-
-    // The flow hash, salted by the flowlet (FLOWLET, ADAPTIVE), mixed with
-    // the seed; one action, so bmv2 runs it as one step.
-    action hash_step() {
-        bit<32> flow_hash;
-        hash(flow_hash, HashAlgorithm.crc32, 32w0,
-             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
-             64w0x100000000);
-        bit<32> x = seeded_mix(flow_hash ^ hash_salt, hash_seed);
-        meta.lb_bucket = (x[31:24] ^ (alternate & 1)) & bucket_mask;
-        meta.lb_pick = x[23:23] == 0 ? 16w1 : 16w5;
-    }
-
-    action flowlet_slot(in bit<32> now) {
+    // FLOWLET, ADAPTIVE: the flow's slot, its flowlet id, and the choice the
+    // id salts. bmv2 has no RegisterAction: a read and a write of one cell in
+    // one action is its read-modify-write (ingress is one thread on bmv2).
+    action flowlet_pick() {
         bit<32> slot;
         hash(slot, HashAlgorithm.crc16, 32w0,
              { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
                meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
              (bit<32>)FLOWLET_SLOTS);
-        flowlet_step(slot, now);
+        bit<32> last;
+        bit<16> id;
+        flowlet_last_seen.read(last, slot);
+        flowlet_id.read(id, slot);
+        // A slot never used (0) starts a flowlet too, also before the clock passed the gap.
+        meta.new_flowlet = (last == 0 || meta.lb.now - last > meta.lb.flowlet_gap) ? 1w1 : 1w0;
+        // A new flowlet takes the next id; a resubmitted one toggles the
+        // alternate bit, which then stays with the slot (its later flowlets
+        // hash from the alternate side: as uniform as the other).
+        id = (meta.new_flowlet == 1) ? (id & FLOWLET_ALTERNATE) | ((id + 1) & FLOWLET_ID_MASK) : id;
+        id = (meta.adaptive_retry == 1) ? id ^ FLOWLET_ALTERNATE : id;
+        flowlet_last_seen.write(slot, meta.lb.now);
+        flowlet_id.write(slot, id);
+        // The id salts the flow hash; the alternate bit moves to bucket ^ 1.
+        choose(((bit<32>)(id & FLOWLET_ID_MASK) << 16) | (bit<32>)(id & FLOWLET_ID_MASK),
+               (bit<8>)(id >> 15));
+    }
+
+    // SPRAY: a per-group counter walks the buckets, then the pair's halves.
+    action spray_step() {
+        bit<16> next;
+        spray_next.read(next, (bit<32>)meta.group_id);
+        spray_next.write((bit<32>)meta.group_id, next + 1);
+        bit<16> c = next + meta.lb.hash_seed[15:0];
+        meta.lb_bucket = c[7:0] & meta.lb.bucket_mask;
+        // Visit k of a bucket takes the pair's members in turn (k even:
+        // place 1, k odd: place 2), so any 2 * B packets split exactly.
+        // bmv2 alone: a shift by bucket_bits (p4src/tna uses a table).
+        meta.lb_pick = ((c >> meta.lb.bucket_bits) & 1) == 0 ? 16w1 : 16w5;
+        meta.drop_reason = DROP_NO_ROUTE;
     }
 
     apply {
-        bit<32> now = (meta.adaptive_retry == 1) ? meta.first_pass_time
-                                                 : std_meta.ingress_global_timestamp[31:0];
-        meta.drop_reason = DROP_NO_ROUTE;   // what a group (or bucket) without an entry means
-        lb_group.apply();
-        if (meta.drop_reason == DROP_NONE) {
+        if (lb_group.apply().hit) {
             if (meta.lb_mode == LB_MODE_SPRAY) {
                 spray_step();
-            } else {
-                if (meta.lb_mode != LB_MODE_ECMP) {
-                    flowlet_slot(now);
-                }
-                hash_step();
+            } else if (meta.lb_mode != LB_MODE_ECMP) {
+                flowlet_pick();
             }
-            meta.drop_reason = DROP_NO_ROUTE;
             next_hop.apply();   // sets drop_reason: DROP_NONE, or no live member
+        } else {
+            meta.drop_reason = DROP_NO_ROUTE;   // a group without an entry
         }
 
         // Local load for ADAPTIVE: bytes the switch sent to the chosen port in
         // the current window (p4src/tna: an Lpf, a decaying byte rate).
-        if (meta.drop_reason == DROP_NONE && track_load == 1) {
+        if (meta.drop_reason == DROP_NONE && meta.lb.track_load == 1) {
             port_id_t port = std_meta.egress_spec;
             bit<32> start;
             bit<32> bytes;
             load_window_start.read(start, (bit<32>)port);
             load_window_bytes.read(bytes, (bit<32>)port);
-            if (now - start > load_window) {
-                start = now;
+            if (meta.lb.now - start > meta.lb.load_window) {
+                start = meta.lb.now;
                 bytes = 0;
             }
             if (meta.lb_mode == LB_MODE_ADAPTIVE && meta.new_flowlet == 1
-                    && meta.adaptive_retry == 0 && bytes > congested_bytes && bucket_mask != 0) {
+                    && meta.adaptive_retry == 0 && bytes > meta.lb.congested_bytes
+                    && meta.lb.bucket_mask != 0) {
                 meta.adaptive_retry = 1;
-                meta.first_pass_time = now;
+                meta.first_pass_time = meta.lb.now;
                 meta.resubmitting = 1;
                 // This pass counted the frame into the port's queue; it is not queued there.
                 QUEUE_UNCOUNT(port, std_meta.packet_length)

@@ -10,8 +10,13 @@
 // (port_tx lives with the egress byte counts in queue.p4: one step there.)
 control PortRxStats(in metadata_t meta, in standard_metadata_t std_meta) {
     counter(MAX_PORTS, CounterType.packets_and_bytes) port_rx;
-    apply {
+    // In an action, so the choice is one expression: p4c turns a ?: in an
+    // apply block into a condition and two tables, each a step on bmv2.
+    action count_rx() {
         port_rx.count(meta.adaptive_retry == 1 ? (bit<32>)(MAX_PORTS - 1) : (bit<32>)std_meta.ingress_port);
+    }
+    apply {
+        count_rx();
     }
 }
 
