@@ -14,7 +14,11 @@ ratio is taken against the baseline of the same round.
 
 Needs root, p4c-bm2-ss and simple_switch_grpc; without them it says what is missing and
 exits 4. This is a benchmark: absolute rates drift with the machine, only the ratios
-measured side by side mean anything.
+measured side by side mean anything. The ratios also depend on how bmv2 was built: with
+its logging macros (the default) every table a packet meets formats its key and entry
+even when nothing is logged. The simple_switch_grpc first on PATH runs, and its path is
+printed, so `PATH=<a bmv2 configured with --disable-logging-macros>/bin:$PATH` measures
+that build.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ sys.path.insert(0, str(ROOT / "controller"))
 
 import finsy as fy  # noqa: E402
 
-from hpn.emulation.bmv2 import bmv2_missing  # noqa: E402
+from hpn.emulation.bmv2 import BMV2_BINARY, bmv2_missing  # noqa: E402
 from hpn.emulation.rig import SwitchRig, unique_prefix  # noqa: E402
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, switch_entities  # noqa: E402
 from hpn.routing.state import Group, LbMode, LbParams, PortConfig, Route, SwitchState  # noqa: E402
@@ -329,7 +333,8 @@ def main() -> int:
             pktgen = Pktgen(rig, frame_file)
             try:
                 address = rig.switch.grpc_address
-                print(f"switch: simple_switch_grpc {address}; {args.flows} flows of {args.size} B")
+                binary = shutil.which(BMV2_BINARY)
+                print(f"switch: {binary} {address}; {args.flows} flows of {args.size} B")
                 rates = asyncio.run(measure(programs, rig.switch.grpc_address, pktgen, args))
             finally:
                 pktgen.close()
