@@ -146,6 +146,16 @@ class HpnTest(BaseTest):  # type: ignore[misc]
             got.append((int(res.port), bytes(res.packet)))
         return got
 
+    def receive_until_quiet(self, quiet: float, port: int | None = None) -> list[bytes]:
+        """Frames (from `port`, or any) in arrival order until none arrives for `quiet` s:
+        for a queue draining at a known rate, a gap of many departures means it is empty."""
+        got = []
+        while True:
+            res = self.dataplane.poll(device_number=0, port_number=port, timeout=quiet)
+            if isinstance(res, self.dataplane.PollFailure):
+                return got
+            got.append(bytes(res.packet))
+
     def send_and_receive(self, pkt: Any, in_port: int = 0, timeout: float = 3.0) -> tuple[int, bytes]:
         testutils.send_packet(self, in_port, pkt)
         return self.receive_one(timeout)

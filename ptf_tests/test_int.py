@@ -187,12 +187,7 @@ class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
             for i, frame in enumerate(frames):
                 time.sleep(max(0.0, start + i / (2.5 * rate) - time.monotonic()))  # pacing, not waiting
                 testutils.send_packet(self, 0, frame)
-            received = []
-            while True:  # until the queue has drained: no frame for longer than many departures
-                res = self.dataplane.poll(device_number=0, port_number=OUT, timeout=1.0)
-                if isinstance(res, self.dataplane.PollFailure):
-                    break
-                received.append(bytes(res.packet))
+            received = self.receive_until_quiet(1.0, port=OUT)  # 1 s: 500 departures
         finally:
             self.set_queue(OUT, rate_pps=100_000)
         ids = [Ether(f)[IP].id for f in received]
@@ -221,12 +216,7 @@ class TailDropsDoNotInflateQlen(IntTest):
         try:
             for i in range(count):
                 testutils.send_packet(self, 0, int_frame(sport=51000 + i, size=size, ip_id=i))
-            frames = []
-            while True:  # until the queue has drained: no frame for longer than two departures
-                res = self.dataplane.poll(device_number=0, port_number=None, timeout=0.5)
-                if isinstance(res, self.dataplane.PollFailure):
-                    break
-                frames.append(bytes(res.packet))
+            frames = self.receive_until_quiet(0.5)  # 0.5 s: 50 departures
         finally:
             self.set_queue(OUT, rate_pps=100_000, depth=1000)
         self.assertLess(len(frames), count, "nothing was dropped: the queue was not full")
