@@ -24,7 +24,7 @@
 // lock for the whole of each action that uses it, so the read-modify-writes
 // below are atomic. bmv2 alone: Tofino reads deq_qdepth.
 register<bit<64>>(MAX_PORTS) port_queue;
-#define QUEUE_FRAME 64w0x100000000
+#define QUEUE_FRAME 64w0x100000000   // 1 in the frame number
 
 // Enqueue: done by the member action that chooses the port
 // (load_balancing.p4 set_egress_port), so it costs bmv2 no step of its own.
@@ -38,10 +38,11 @@ register<bit<64>>(MAX_PORTS) port_queue;
 
 // A frame counted that will not be queued (its pass ends in a resubmit):
 // undone, number and bytes, so the frame counted before it is the last again.
+// The bytes saturate at 0 (a dequeue's cap may already have taken them).
 #define QUEUE_UNCOUNT(PORT, LENGTH) { \
         bit<64> q_; \
         port_queue.read(q_, (bit<32>)(PORT)); \
-        port_queue.write((bit<32>)(PORT), q_ - QUEUE_FRAME - (bit<64>)(LENGTH)); \
+        port_queue.write((bit<32>)(PORT), (q_[63:32] - 1) ++ (q_[31:0] |-| (LENGTH))); \
     }
 
 // Every packet leaving a port counts, INT or not; port_tx (stats) too.
