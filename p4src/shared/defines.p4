@@ -12,6 +12,12 @@ typedef bit<GROUP_ID_BITS> group_id_t;
 typedef bit<BUCKET_BITS> bucket_t;
 typedef bit<DROP_REASON_BITS> drop_reason_t;
 
+// What identifies a flow to every load-balancing hash (ECMP bucket and pick,
+// flowlet slot) on both targets: the 5-tuple and the RoCEv2 destination QP,
+// from the parsed headers and the metadata both programs name alike.
+#define FLOW_KEY_FIELDS hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol, \
+                        meta.l4_src_port, meta.l4_dst_port, meta.dest_qp
+
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<8>  PROTO_TCP = 6;
 const bit<8>  PROTO_UDP = 17;

@@ -210,9 +210,7 @@ control LoadBalancing(inout headers_t hdr,
             spray_pick.apply();
         } else {
             if (meta.lb_mode != LB_MODE_ECMP) {
-                bit<FLOWLET_SLOT_BITS> slot = slot_hasher.get({
-                    hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                    meta.l4_src_port, meta.l4_dst_port, meta.dest_qp });
+                bit<FLOWLET_SLOT_BITS> slot = slot_hasher.get({ FLOW_KEY_FIELDS });
                 if (meta.resubmit.adaptive_retry == 1) {
                     meta.flowlet_id = flowlet_alternate.execute(slot);
                     meta.new_flowlet = flowlet_start_kept.execute(slot);
@@ -223,12 +221,8 @@ control LoadBalancing(inout headers_t hdr,
             }
             // Seed and flowlet id are CRC inputs: a constant of theirs is
             // XORed into the hash (CRC is linear), made non-linear by seed_sbox.
-            meta.bucket_hash = bucket_hasher.get({ hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                                                   meta.l4_src_port, meta.l4_dst_port, meta.dest_qp,
-                                                   meta.flowlet_id, meta.hash_seed });
-            meta.pick_hash = pick_hasher.get({ hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-                                               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp,
-                                               meta.flowlet_id, meta.hash_seed });
+            meta.bucket_hash = bucket_hasher.get({ FLOW_KEY_FIELDS, meta.flowlet_id, meta.hash_seed });
+            meta.pick_hash = pick_hasher.get({ FLOW_KEY_FIELDS, meta.flowlet_id, meta.hash_seed });
             seed_sbox.apply();
             if (meta.lb_mode == LB_MODE_ADAPTIVE && meta.resubmit.adaptive_retry == 0
                     && meta.bucket_mask != 0) {

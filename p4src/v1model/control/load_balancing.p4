@@ -88,8 +88,7 @@ control LoadBalancing(inout headers_t hdr,
         meta.lb.now = (meta.adaptive_retry == 1) ? meta.first_pass_time
                                                  : std_meta.ingress_global_timestamp[31:0];
         hash(meta.lb.flow_hash, HashAlgorithm.crc32, 32w0,
-             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+             { FLOW_KEY_FIELDS },
              64w0x100000000);
         choose(0, 0);
     }
@@ -135,8 +134,7 @@ control LoadBalancing(inout headers_t hdr,
     action flowlet_pick() {
         bit<32> slot;
         hash(slot, HashAlgorithm.crc16, 32w0,
-             { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
-               meta.l4_src_port, meta.l4_dst_port, meta.dest_qp },
+             { FLOW_KEY_FIELDS },
              (bit<32>)FLOWLET_SLOTS);
         bit<32> last;
         bit<16> id;
