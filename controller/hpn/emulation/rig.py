@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from hpn.emulation import ethtool
 from hpn.emulation.bmv2 import Bmv2Switch
-from hpn.emulation.netns import Netns
+from hpn.emulation.netns import Netns, entered
 
 
 @dataclass
@@ -54,6 +55,9 @@ class SwitchRig:
         try:
             for i in range(self.nports):
                 self.netns.add_veth(self.switch_iface(i), self.host_iface(i))
+            with entered(self.netns.name):  # before libpcap sizes its ring (see ethtool.py)
+                for i in range(self.nports):
+                    ethtool.disable_segmentation(self.switch_iface(i))
             self.switch.start()
         except BaseException:
             self.close()
