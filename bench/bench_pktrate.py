@@ -250,8 +250,10 @@ class Pktgen:
 
 async def measure(
     programs: Sequence[Program], address: str, pktgen: Pktgen, args: argparse.Namespace
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Delivered pkt/s per program and round, and the load offered to the baseline each round."""
     rates: dict[str, list[float]] = {p.name: [] for p in programs}
+    offered: list[float] = []
     election = 10
     for round_ in range(args.rounds):
         for program in programs:
@@ -265,15 +267,36 @@ async def measure(
                     raise RuntimeError(f"{program.name}: " + "; ".join(report[program.name].errors))
                 result = await asyncio.to_thread(pktgen.run, args.seconds, args.warmup, args.rate)
             rates[program.name].append(result["delivered_pps"])
+            if program.name == "baseline":
+                offered.append(result["offered_pps"])
             print(
                 f"  round {round_ + 1} {program.name:10s} offered {result['offered_pps']:9.0f} pkt/s"
                 f"  delivered {result['delivered_pps']:8.0f} pkt/s",
                 flush=True,
             )
-    return rates
+    return rates, offered
 
 
-def report(rates: dict[str, list[float]], args: argparse.Namespace) -> None:
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of process `pid` onto `cpus` (threads it starts later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), cpus)
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(sender's CPUs, switch's CPUs), or None on a one-CPU machine.
+
+    The sender gets one CPU and the switch the rest. Unpinned, a sender offering more
+    than the switch forwards takes CPU time from the switch (its sends and the veth's
+    receive work run where it runs), so the offered load would change what is measured.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def report(rates: dict[str, list[float]], offered: list[float], args: argparse.Namespace) -> None:
     base = rates["baseline"]
     header = f"{'program':12s} {'delivered pkt/s':>16s} {'ratio to baseline':>18s}"
     print(f"\n{header}   (median of {args.rounds} rounds)")
@@ -286,6 +309,10 @@ def report(rates: dict[str, list[float]], args: argparse.Namespace) -> None:
             change = [v / b for v, b in zip(values, before, strict=True) if b > 0]
             line += f"   {statistics.median(change):.2f}x of prev-{name}" if change else ""
         print(line)
+    unsaturated = [o for o, d in zip(offered, base, strict=True) if d >= 0.95 * o]
+    if unsaturated:
+        print(f"\nwarning: the baseline forwarded >= 95% of the offered load in {len(unsaturated)} round(s):")
+        print("the load did not saturate it, so its rate and every ratio are too low; raise --rate")
     print(f"\nbefore the selector core, as measured when it was reported: {PREVIOUS_RESULT}")
     print("targets: ECMP >= 0.70x; flowlet, spray, adaptive >= 0.50x")
 
@@ -298,7 +325,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured window per program and round")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument(
-        "--rate", type=float, default=60000, help="offered pkt/s (0: as fast as the sender can)"
+        "--rate", type=float, default=150000, help="offered pkt/s (0: as fast as the sender can)"
     )
     parser.add_argument("--flows", type=int, default=1000)
     parser.add_argument("--size", type=int, default=128, help="frame bytes")
@@ -335,10 +362,18 @@ def main() -> int:
                 address = rig.switch.grpc_address
                 binary = shutil.which(BMV2_BINARY)
                 print(f"switch: {binary} {address}; {args.flows} flows of {args.size} B")
-                rates = asyncio.run(measure(programs, rig.switch.grpc_address, pktgen, args))
+                split = split_cpus()
+                if split is None:
+                    print("one CPU: the sender and the switch share it")
+                else:
+                    assert rig.switch.pid is not None
+                    pin(pktgen.proc.pid, split[0])
+                    pin(rig.switch.pid, split[1])
+                    print(f"sender on CPU {sorted(split[0])}, switch on CPUs {sorted(split[1])}")
+                rates, offered = asyncio.run(measure(programs, rig.switch.grpc_address, pktgen, args))
             finally:
                 pktgen.close()
-    report(rates, args)
+    report(rates, offered, args)
     return 0
 
 

@@ -63,6 +63,9 @@ class Bmv2Switch:
     device_id: int = 1
     thrift_port: int = 9090
     log_level: str = "warn"
+    # Run the switch under this command (e.g. valgrind and its options); the first
+    # word must be on PATH.
+    wrapper: tuple[str, ...] = ()
     pid: int | None = field(default=None, init=False)
 
     @property
@@ -78,7 +81,7 @@ class Bmv2Switch:
         return self.run_dir / f"{self.name}.log"
 
     def argv(self) -> list[str]:
-        argv = [BMV2_BINARY, "--device-id", str(self.device_id), "--thrift-port", str(self.thrift_port)]
+        argv = [*self.wrapper, BMV2_BINARY, "--device-id", str(self.device_id), "--thrift-port", str(self.thrift_port)]
         for port, iface in sorted(self.ports.items()):
             argv += ["-i", f"{port}@{iface}"]
         argv += ["--log-console", "--log-level", self.log_level, "--no-p4"]

@@ -27,6 +27,7 @@ class SwitchRig:
     nports: int = 4
     run_dir: Path | None = None
     log_level: str = "warn"
+    wrapper: tuple[str, ...] = ()
     netns: Netns = field(init=False)
     switch: Bmv2Switch = field(init=False)
 
@@ -42,6 +43,7 @@ class SwitchRig:
             ports={i: self.switch_iface(i) for i in range(self.nports)},
             run_dir=self.run_dir,
             log_level=self.log_level,
+            wrapper=self.wrapper,
         )
 
     def switch_iface(self, port: int) -> str:
