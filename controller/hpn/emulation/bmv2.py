@@ -81,7 +81,14 @@ class Bmv2Switch:
         return self.run_dir / f"{self.name}.log"
 
     def argv(self) -> list[str]:
-        argv = [*self.wrapper, BMV2_BINARY, "--device-id", str(self.device_id), "--thrift-port", str(self.thrift_port)]
+        argv = [
+            *self.wrapper,
+            BMV2_BINARY,
+            "--device-id",
+            str(self.device_id),
+            "--thrift-port",
+            str(self.thrift_port),
+        ]
         for port, iface in sorted(self.ports.items()):
             argv += ["-i", f"{port}@{iface}"]
         argv += ["--log-console", "--log-level", self.log_level, "--no-p4"]
