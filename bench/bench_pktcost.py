@@ -39,8 +39,6 @@ sys.path.insert(0, str(ROOT / "controller"))
 
 from hpn.emulation.bmv2 import BMV2_BINARY  # noqa: E402
 from hpn.emulation.rig import SwitchRig, unique_prefix  # noqa: E402
-from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, switch_entities  # noqa: E402
-from hpn.routing.state import LbMode  # noqa: E402
 from hpn.runtime import FabricSession, SessionOptions, SwitchTarget  # noqa: E402
 
 # Parts of the per-packet work, by the bmv2 functions that do it (inclusive counts).
@@ -159,23 +157,6 @@ def measure(
     return forwarded, total, found
 
 
-def programs(args: argparse.Namespace, work: Path) -> list[rate.Program]:
-    p4info, blob = rate.compile_baseline(work)
-    out = [rate.Program("baseline", p4info, blob, rate.baseline_entities)]
-    if args.previous:
-        out += rate.previous_programs(args.previous, work)
-    for mode in LbMode:
-        out.append(
-            rate.Program(
-                mode.name.lower(),
-                P4INFO_PATH,
-                BMV2_JSON_PATH,
-                lambda m=mode: switch_entities(rate.hpn_state(m)),
-            )
-        )
-    return out
-
-
 def report(results: dict[str, tuple[int, int, dict[str, int]]]) -> None:
     base_packets, base_total, _ = results["baseline"]
     base = base_total / base_packets
@@ -196,27 +177,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--rate", type=float, default=100, help="offered pkt/s (the instrumented switch is slow)"
-    )
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured window per program")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    rate.add_load_args(parser, rate=100, seconds=5.0, warmup=2.0)  # the instrumented switch is slow
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for the last packets")
-    parser.add_argument("--flows", type=int, default=1000)
-    parser.add_argument("--size", type=int, default=128, help="frame bytes")
-    parser.add_argument("--previous", metavar="REV", help="also run hpn.p4 as compiled at git revision REV")
+    rate.add_workload_args(parser)
     args = parser.parse_args()
-    reasons = missing()
-    if reasons:
-        print("bench_pktcost: cannot run:", "; ".join(reasons))
+    if rate.refuse("bench_pktcost", missing()):
         return 4
     with tempfile.TemporaryDirectory(prefix="hpn-pktcost-") as tmp:
         work = Path(tmp)
-        frame_file = work / "frames.hex"
-        frame_file.write_text("\n".join(f.hex() for f in rate.frames(args.flows, args.size)))
+        frame_file = rate.write_frames(work, args)
         print(f"switch: {shutil.which(BMV2_BINARY)} under callgrind; {args.flows} flows of {args.size} B")
         results = {}
-        for program in programs(args, work):
+        for program in rate.all_programs(args.previous, work):
             results[program.name] = measure(program, frame_file, work, args)
             packets, total, _ = results[program.name]
             print(

@@ -77,6 +77,13 @@ def missing() -> list[str]:
     return reasons
 
 
+def refuse(bench: str, reasons: list[str]) -> bool:
+    """Print why `bench` cannot run, if it cannot (its exit status is then 4)."""
+    if reasons:
+        print(f"{bench}: cannot run:", "; ".join(reasons))
+    return bool(reasons)
+
+
 def neighbor_mac(port: int) -> str:
     return f"02:00:00:00:01:{port:02x}"
 
@@ -208,6 +215,48 @@ def previous_programs(rev: str, out: Path) -> list[Program]:
     ]
 
 
+def all_programs(previous: str | None, work: Path) -> list[Program]:
+    """The baseline (compiled into `work`), hpn.p4 at `previous` if given, hpn.p4 in each mode."""
+    p4info, blob = compile_baseline(work)
+    programs = [Program("baseline", p4info, blob, baseline_entities)]
+    if previous:
+        programs += previous_programs(previous, work)
+    for mode in LbMode:
+        programs.append(
+            Program(
+                mode.name.lower(), P4INFO_PATH, BMV2_JSON_PATH, lambda m=mode: switch_entities(hpn_state(m))
+            )
+        )
+    return programs
+
+
+def add_load_args(parser: argparse.ArgumentParser, rate: float, seconds: float, warmup: float) -> None:
+    """The offered load and how long it is measured, with a benchmark's defaults."""
+    parser.add_argument(
+        "--rate", type=float, default=rate, help="offered pkt/s (0: as fast as the sender can)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=seconds, help="measured window per program (and round)"
+    )
+    parser.add_argument("--warmup", type=float, default=warmup, help="seconds sent before the window")
+
+
+def add_workload_args(parser: argparse.ArgumentParser) -> None:
+    """The flow set and the programs: the same options in every packet benchmark."""
+    parser.add_argument("--flows", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=128, help="frame bytes")
+    parser.add_argument(
+        "--previous", metavar="REV", help="also run hpn.p4 as compiled at git revision REV (each mode)"
+    )
+
+
+def write_frames(work: Path, args: argparse.Namespace) -> Path:
+    """The flow set as pktgen.py reads it: one frame in hex per line."""
+    frame_file = work / "frames.hex"
+    frame_file.write_text("\n".join(f.hex() for f in frames(args.flows, args.size)))
+    return frame_file
+
+
 class Pktgen:
     """bench/pktgen.py inside the rig's namespace, driven over its stdin."""
 
@@ -322,39 +371,16 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=4.0, help="measured window per program and round")
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument(
-        "--rate", type=float, default=150000, help="offered pkt/s (0: as fast as the sender can)"
-    )
-    parser.add_argument("--flows", type=int, default=1000)
-    parser.add_argument("--size", type=int, default=128, help="frame bytes")
-    parser.add_argument(
-        "--previous", metavar="REV", help="also run hpn.p4 as compiled at git revision REV (each mode)"
-    )
+    add_load_args(parser, rate=150000, seconds=4.0, warmup=1.0)
+    add_workload_args(parser)
     args = parser.parse_args()
-    reasons = missing()
-    if reasons:
-        print("bench_pktrate: cannot run:", "; ".join(reasons))
+    if refuse("bench_pktrate", missing()):
         return 4
 
     with tempfile.TemporaryDirectory(prefix="hpn-pktrate-") as tmp:
         work = Path(tmp)
-        p4info, blob = compile_baseline(work)
-        programs = [Program("baseline", p4info, blob, baseline_entities)]
-        if args.previous:
-            programs += previous_programs(args.previous, work)
-        for mode in LbMode:
-            programs.append(
-                Program(
-                    mode.name.lower(),
-                    P4INFO_PATH,
-                    BMV2_JSON_PATH,
-                    lambda m=mode: switch_entities(hpn_state(m)),
-                )
-            )
-        frame_file = work / "frames.hex"
-        frame_file.write_text("\n".join(f.hex() for f in frames(args.flows, args.size)))
+        programs = all_programs(args.previous, work)
+        frame_file = write_frames(work, args)
         with SwitchRig(unique_prefix("r"), nports=5, log_level="error") as rig:
             # The generator is started before any gRPC channel exists in this process.
             pktgen = Pktgen(rig, frame_file)
