@@ -96,9 +96,14 @@ def parts(dump: Path) -> tuple[int, dict[str, int]]:
         capture_output=True,
         text=True,
     ).stdout
+    return parse_annotate(text, str(dump))
+
+
+def parse_annotate(text: str, where: str) -> tuple[int, dict[str, int]]:
+    """The PROGRAM TOTALS of callgrind_annotate's inclusive listing, and each part's sum."""
     totals = re.search(r"^\s*([\d,]+) .*PROGRAM TOTALS", text, re.M)
     if totals is None:
-        raise RuntimeError(f"{dump}: no PROGRAM TOTALS in callgrind_annotate's output")
+        raise RuntimeError(f"{where}: no PROGRAM TOTALS in callgrind_annotate's output")
     total = int(totals.group(1).replace(",", ""))
     found = dict.fromkeys(PARTS, 0)
     for line in text.splitlines():
