@@ -17,61 +17,57 @@
 #ifndef HPN_QUEUE_P4
 #define HPN_QUEUE_P4
 
-// Per egress port: [63:32] the frames ingress counted (it wraps: only
+// Per egress port, one cell: [127:96] bytes the port sent, [95:64] the
+// largest frame it sent, [63:32] the frames ingress counted (it wraps: only
 // equality is read), [31:0] bytes enqueued minus bytes dequeued. One cell, so
-// both move in one read and one write. Declared at the top level because both
-// ingress (enqueue) and egress (dequeue) update it; bmv2 holds a register's
-// lock for the whole of each action that uses it, so the read-modify-writes
-// below are atomic. bmv2 alone: Tofino reads deq_qdepth.
-register<bit<64>>(MAX_PORTS) port_queue;
-#define QUEUE_FRAME 64w0x100000000   // 1 in the frame number
+// a dequeue is one read and one write (bmv2 pays for every register access,
+// and p4c adds a copy of each argument), and the fields move together.
+// Declared at the top level because both ingress (enqueue) and egress
+// (dequeue) update it; bmv2 holds a register's lock for the whole of each
+// action that uses it, so the read-modify-writes below are atomic. bmv2
+// alone: Tofino reads deq_qdepth, and counts tx bytes with a RegisterAction.
+register<bit<128>>(MAX_PORTS) port_queue;
 
 // Enqueue: done by the member action that chooses the port
 // (load_balancing.p4 set_egress_port), so it costs bmv2 no step of its own.
+// Each field is added apart, so neither the bytes nor the frame number can
+// carry into the field above it.
 #define QUEUE_ENQUEUE(PORT, LENGTH) { \
-        bit<64> q_; \
+        bit<128> q_; \
         port_queue.read(q_, (bit<32>)(PORT)); \
-        q_ = q_ + QUEUE_FRAME + (bit<64>)(LENGTH); \
-        meta.queue_frame = q_[63:32]; \
-        port_queue.write((bit<32>)(PORT), q_); \
+        meta.queue_frame = q_[63:32] + 1; \
+        port_queue.write((bit<32>)(PORT), q_[127:64] ++ meta.queue_frame ++ (q_[31:0] + (LENGTH))); \
     }
 
 // A frame counted that will not be queued (its pass ends in a resubmit):
 // undone, number and bytes, so the frame counted before it is the last again.
 // The bytes saturate at 0 (a dequeue's cap may already have taken them).
 #define QUEUE_UNCOUNT(PORT, LENGTH) { \
-        bit<64> q_; \
+        bit<128> q_; \
         port_queue.read(q_, (bit<32>)(PORT)); \
-        port_queue.write((bit<32>)(PORT), (q_[63:32] - 1) ++ (q_[31:0] |-| (LENGTH))); \
+        port_queue.write((bit<32>)(PORT), q_[127:64] ++ (q_[63:32] - 1) ++ (q_[31:0] |-| (LENGTH))); \
     }
 
 // Every packet leaving a port counts, INT or not; port_tx (stats) too.
 control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
-    register<bit<32>>(MAX_PORTS) port_tx_bytes;
-    register<bit<32>>(MAX_PORTS) port_largest_frame;
     // Named as the stats feature has it on both targets (one P4Runtime contract).
     @name(".HpnEgress.tx_stats.port_tx") counter(MAX_PORTS, CounterType.packets_and_bytes) port_tx;
 
     action account_dequeue() {
         port_tx.count((bit<32>)std_meta.egress_port);
         bit<32> port = (bit<32>)std_meta.egress_port;
-        port_tx_bytes.read(meta.tx_before, port);
-        port_tx_bytes.write(port, meta.tx_before + std_meta.packet_length);
-        bit<64> counted;
-        port_queue.read(counted, port);
-        bit<32> q = counted[31:0];
-        q = (q > std_meta.packet_length) ? q - std_meta.packet_length : 0;
-        bit<32> largest;
-        port_largest_frame.read(largest, port);
-        largest = (std_meta.packet_length > largest) ? std_meta.packet_length : largest;
-        port_largest_frame.write(port, largest);
+        bit<128> cell;
+        port_queue.read(cell, port);
+        meta.tx_before = cell[127:96];
+        bit<32> largest = (std_meta.packet_length > cell[95:64]) ? std_meta.packet_length : cell[95:64];
+        bit<32> q = cell[31:0] |-| std_meta.packet_length;
         // Frames behind: deq_qdepth, + 1 unless this packet is the last counted.
         bit<64> behind = (bit<64>)std_meta.deq_qdepth
-                         + (counted[63:32] == meta.queue_frame ? 64w0 : 64w1);
+                         + (cell[63:32] == meta.queue_frame ? 64w0 : 64w1);
         // bmv2 alone: a multiply (deq_qdepth <= 2^19, frames < 2^16: fits 64 bits)
         bit<64> cap = behind * (bit<64>)largest;
         q = ((bit<64>)q > cap) ? (bit<32>)cap : q;
-        port_queue.write(port, counted[63:32] ++ q);
+        port_queue.write(port, (meta.tx_before + std_meta.packet_length) ++ largest ++ cell[63:32] ++ q);
         meta.queued_bytes = q;
         // q / 80 = (q / 16) / 5, the division as a multiply (exact for all
         // 32-bit values); bmv2 alone: Tofino reads deq_qdepth in cells.
