@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Address, IPv4Network
 
@@ -116,20 +117,11 @@ def routed(pkt: Packet, out_port: int) -> Packet:
     return Ether(bytes(out))
 
 
-def _crc16_arc(data: bytes) -> int:
-    """bmv2's crc16 (CRC-16/ARC: polynomial 0x8005 reflected, init 0, no final xor)."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
 def flowlet_slot(
     src: str, dst: str, proto: int, sport: int, dport: int, qp: int = 0, slots: int = 4096
 ) -> int:
-    """The flowlet slot load_balancing.p4 hashes a flow to (same fields, same CRC)."""
+    """The flowlet slot of a flow on bmv2: the low bits of the CRC32 of its flow key
+    (bmv2's crc32 is zlib's), which load_balancing.p4 computes in set_group."""
     data = (
         IPv4Address(src).packed
         + IPv4Address(dst).packed
@@ -138,4 +130,4 @@ def flowlet_slot(
         + dport.to_bytes(2, "big")
         + qp.to_bytes(3, "big")
     )
-    return _crc16_arc(data) % slots
+    return zlib.crc32(data) % slots

@@ -132,10 +132,11 @@ control LoadBalancing(inout headers_t hdr,
     // id salts. bmv2 has no RegisterAction: a read and a write of one cell in
     // one action is its read-modify-write (ingress is one thread on bmv2).
     action flowlet_pick() {
-        bit<32> slot;
-        hash(slot, HashAlgorithm.crc16, 32w0,
-             { FLOW_KEY_FIELDS },
-             (bit<32>)FLOWLET_SLOTS);
+        // The slot is the low bits of the flow's CRC32 (set_group): a hash of
+        // its own would cost bmv2 a copy of every key field (p4c copies a
+        // hash's input list) and another pass over them. Tofino has a CRC16
+        // of its own for it (p4src/tna), as hashes there are free.
+        bit<32> slot = meta.lb.flow_hash & (bit<32>)(FLOWLET_SLOTS - 1);
         bit<32> last;
         bit<16> id;
         flowlet_last_seen.read(last, slot);
