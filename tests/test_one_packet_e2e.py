@@ -13,9 +13,11 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from hpn.emulation.bmv2 import Bmv2Cli, cli_argv
 from hpn.emulation.netns import raw_socket
 from hpn.emulation.rig import SwitchRig, unique_prefix
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, switch_entities
+from hpn.pipeline.names import PORT_QUEUE, queued_bytes
 from hpn.routing.state import Group, LbMode, PortConfig, Route, SwitchState
 from hpn.runtime import FabricSession, SwitchTarget
 
@@ -119,3 +121,24 @@ def test_back_to_back_burst_all_forwarded(rig: SwitchRig) -> None:
 
     seen = sorted(int.from_bytes(bytes(Ether(d)[UDP].payload)[:2], "big") for d in got)
     assert seen == list(range(BURST)), f"{BURST - len(set(seen))} of {BURST} burst frames lost"
+
+
+def test_queue_count_reads_back_over_thrift(rig: SwitchRig) -> None:
+    """The incast sampler reads port_queue over Thrift, whose register values are 64-bit:
+    after 5 frames have left port 2 its cell numbers 5 frames and holds 0 bytes."""
+    program_one_route(rig)
+    socks = {p: raw_socket(rig.netns.name, rig.host_iface(p)) for p in range(4)}
+    head = Ether(src="02:00:00:00:aa:01", dst=SWITCH_MAC) / IP(src="10.0.0.1", dst="10.1.0.7")
+    try:
+        for i in range(5):
+            socks[0].send(bytes(head / UDP(sport=1111 + i, dport=2222) / Raw(b"q" * 100)))
+        got = [data for p, data in receive(socks, 1.0) if p == 2]
+    finally:
+        for s in socks.values():
+            s.close()
+    assert len(got) == 5, f"{len(got)} of 5 frames forwarded"
+
+    with Bmv2Cli(cli_argv(rig.netns, rig.switch.thrift_port)) as cli:
+        cell = cli.register_read(PORT_QUEUE, 2)
+    assert cell >> 32 == 5, f"port_queue[2] = {cell:#x}: frames counted should be 5"
+    assert queued_bytes(cell) == 0, f"port_queue[2] = {cell:#x}: nothing should be queued"
