@@ -3,8 +3,8 @@
 #ifndef HPN_V1MODEL_METADATA_P4
 #define HPN_V1MODEL_METADATA_P4
 
-// Fields are at most 32 bits: bmv2 runs wider fields as big integers, and
-// Tofino containers are 32 bits.
+// Fields are at most 32 bits, as Tofino's containers are (bmv2 holds every
+// field as a GMP integer, whatever its width: docs/traps.md).
 
 // The load-balancing state of one pass (load_balancing.p4), set by its
 // actions. Metadata rather than control locals: p4c gives a local with an
