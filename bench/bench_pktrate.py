@@ -32,7 +32,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -297,6 +298,18 @@ class Pktgen:
         self.proc.wait(timeout=10)
 
 
+@asynccontextmanager
+async def programmed(address: str, program: Program, election: int) -> AsyncIterator[None]:
+    """A P4Runtime session that has pushed `program` and its entries to the switch at `address`."""
+    target = SwitchTarget(program.name, address, 1, program.p4info, program.blob)
+    async with FabricSession([target], SessionOptions(own_all_tables=True, election_id=election)) as fabric:
+        await fabric.wait_connected()
+        report = await fabric.push({program.name: list(program.entities())})  # type: ignore[dict-item]
+        if not report[program.name].ok:
+            raise RuntimeError(f"{program.name}: " + "; ".join(report[program.name].errors))
+        yield
+
+
 async def measure(
     programs: Sequence[Program], address: str, pktgen: Pktgen, args: argparse.Namespace
 ) -> tuple[dict[str, list[float]], list[float]]:
@@ -306,14 +319,8 @@ async def measure(
     election = 10
     for round_ in range(args.rounds):
         for program in programs:
-            target = SwitchTarget(program.name, address, 1, program.p4info, program.blob)
             election += 1  # above the session before, whose stream may still be closing
-            options = SessionOptions(own_all_tables=True, election_id=election)
-            async with FabricSession([target], options) as fabric:
-                await fabric.wait_connected()
-                report = await fabric.push({program.name: list(program.entities())})  # type: ignore[dict-item]
-                if not report[program.name].ok:
-                    raise RuntimeError(f"{program.name}: " + "; ".join(report[program.name].errors))
+            async with programmed(address, program, election):
                 result = await asyncio.to_thread(pktgen.run, args.seconds, args.warmup, args.rate)
             rates[program.name].append(result["delivered_pps"])
             if program.name == "baseline":
