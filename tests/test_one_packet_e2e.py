@@ -58,6 +58,18 @@ def receive(socks: dict[int, socket.socket], timeout: float) -> list[tuple[int, 
             got.append((by_fd[s.fileno()], s.recv(65535)))
 
 
+def send_and_receive(rig: SwitchRig, frames: list[bytes]) -> list[tuple[int, bytes]]:
+    """Send `frames` back to back into port 0; (port, frame) of all that leave by another port."""
+    socks = {p: raw_socket(rig.netns.name, rig.host_iface(p)) for p in range(rig.nports)}
+    try:
+        for frame in frames:
+            socks[0].send(frame)
+        return [(p, data) for p, data in receive(socks, 1.0) if p != 0]
+    finally:
+        for s in socks.values():
+            s.close()
+
+
 def program_one_route(rig: SwitchRig) -> None:
     target = SwitchTarget("sw", rig.switch.grpc_address, 1, P4INFO_PATH, BMV2_JSON_PATH)
 
@@ -73,15 +85,9 @@ def program_one_route(rig: SwitchRig) -> None:
 def test_packet_routed_out_of_the_right_port_rewritten(rig: SwitchRig) -> None:
     program_one_route(rig)
 
-    socks = {p: raw_socket(rig.netns.name, rig.host_iface(p)) for p in range(4)}
-    try:
-        sent = Ether(src="02:00:00:00:aa:01", dst=SWITCH_MAC) / IP(src="10.0.0.1", dst="10.1.0.7", ttl=64)
-        sent = sent / UDP(sport=1111, dport=2222) / Raw(b"hello hpn")
-        socks[0].send(bytes(sent))
-        got = [(p, data) for p, data in receive(socks, 1.0) if p != 0]
-    finally:
-        for s in socks.values():
-            s.close()
+    sent = Ether(src="02:00:00:00:aa:01", dst=SWITCH_MAC) / IP(src="10.0.0.1", dst="10.1.0.7", ttl=64)
+    sent = sent / UDP(sport=1111, dport=2222) / Raw(b"hello hpn")
+    got = send_and_receive(rig, [bytes(sent)])
 
     assert [p for p, _ in got] == [2], f"expected one packet on port 2, got ports {[p for p, _ in got]}"
     out = Ether(got[0][1])
@@ -108,16 +114,9 @@ def test_back_to_back_burst_all_forwarded(rig: SwitchRig) -> None:
     a burst was lost before bmv2 saw it.
     """
     program_one_route(rig)
-    socks = {p: raw_socket(rig.netns.name, rig.host_iface(p)) for p in range(4)}
     head = Ether(src="02:00:00:00:aa:01", dst=SWITCH_MAC) / IP(src="10.0.0.1", dst="10.1.0.7")
     burst = [bytes(head / UDP(sport=1111, dport=2222) / Raw(i.to_bytes(2, "big") * 40)) for i in range(BURST)]
-    try:
-        for frame in burst:  # built beforehand: sent back to back
-            socks[0].send(frame)
-        got = [data for p, data in receive(socks, 1.0) if p == 2]
-    finally:
-        for s in socks.values():
-            s.close()
+    got = [data for p, data in send_and_receive(rig, burst) if p == 2]  # built beforehand: back to back
 
     seen = sorted(int.from_bytes(bytes(Ether(d)[UDP].payload)[:2], "big") for d in got)
     assert seen == list(range(BURST)), f"{BURST - len(set(seen))} of {BURST} burst frames lost"
@@ -127,15 +126,9 @@ def test_queue_count_reads_back_over_thrift(rig: SwitchRig) -> None:
     """The incast sampler reads port_queue over Thrift, whose register values are 64-bit:
     after 5 frames have left port 2 its cell numbers 5 frames and holds 0 bytes."""
     program_one_route(rig)
-    socks = {p: raw_socket(rig.netns.name, rig.host_iface(p)) for p in range(4)}
     head = Ether(src="02:00:00:00:aa:01", dst=SWITCH_MAC) / IP(src="10.0.0.1", dst="10.1.0.7")
-    try:
-        for i in range(5):
-            socks[0].send(bytes(head / UDP(sport=1111 + i, dport=2222) / Raw(b"q" * 100)))
-        got = [data for p, data in receive(socks, 1.0) if p == 2]
-    finally:
-        for s in socks.values():
-            s.close()
+    frames = [bytes(head / UDP(sport=1111 + i, dport=2222) / Raw(b"q" * 100)) for i in range(5)]
+    got = [data for p, data in send_and_receive(rig, frames) if p == 2]
     assert len(got) == 5, f"{len(got)} of 5 frames forwarded"
 
     with Bmv2Cli(cli_argv(rig.netns, rig.switch.thrift_port)) as cli:
