@@ -8,7 +8,7 @@ switch keeps up with. Counting starts after a warm-up (bmv2 builds a packet's fi
 store, its PHV, the first times only) and stops when every measured packet has left;
 the count of the whole process is divided by the packets forwarded. Unlike pkt/s, the
 count does not drift with the machine: ECMP and spray repeat to within 0.5% and the
-baseline to within 2% (flowlet and adaptive follow timing, whether a packet starts a
+baseline to within 5% (flowlet and adaptive follow timing, whether a packet starts a
 flowlet: a few percent), so it shows small changes that pkt/s noise hides. It leaves
 out what the kernel does (thread hand-offs, veths), which is the same per packet for
 every program, so its ratio is a bound the pkt/s ratio approaches from above. The
