@@ -27,23 +27,22 @@ DEADLINE_S = 20.0
 """Upper bound on a run (a failure, not a synchronisation): flows here need well under a second."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((RECEIVER, 0))
-        return int(s.getsockname()[1])
-
-
 def udp(ip: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((ip, port))
     return sock
 
 
+def port_of(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
 @contextmanager
-def receiving(port: int) -> Iterator[Receiver]:
+def receiving(sock: socket.socket) -> Iterator[Receiver]:
+    """A receiver on an already bound socket, ACKing to the same port number."""
     stop = threading.Event()
-    with udp(RECEIVER, port) as sock:
-        receiver = Receiver(sock, ack_port=port)
+    with sock:
+        receiver = Receiver(sock, ack_port=port_of(sock))
         thread = threading.Thread(target=receiver.serve, args=(stop,), kwargs={"poll_s": 0.01}, daemon=True)
         thread.start()
         try:
@@ -59,7 +58,7 @@ class CongestedPort:
 
     def __init__(self, port: int, qlen: int) -> None:
         self.port, self.qlen = port, qlen
-        self.sock = udp(RELAY, port)
+        self.sock = udp(RELAY, port)  # the port the receiver holds, on another address
         self.tx_bytes = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -106,9 +105,10 @@ def run_flow(port: int, settings: AgentSettings, to: str) -> tuple[Sender, Sende
 
 
 def test_flow_is_delivered_and_acked_without_switches() -> None:
-    port = free_port()
+    sock = udp(RECEIVER, 0)
+    port = port_of(sock)
     settings = AgentSettings(line_rate_pps=2000, base_rtt_us=5000, size_bytes=30_000)
-    with receiving(port) as receiver:
+    with receiving(sock) as receiver:
         sender, stats = run_flow(port, settings, RECEIVER)
     assert sender.flow.finished, stats
     assert stats.acked_bytes == 30_000
@@ -122,10 +122,11 @@ def test_flow_is_delivered_and_acked_without_switches() -> None:
 
 
 def test_congested_hop_drives_the_rate_down_to_the_minimum() -> None:
-    port = free_port()
+    sock = udp(RECEIVER, 0)
+    port = port_of(sock)
     settings = AgentSettings(line_rate_pps=2000, base_rtt_us=5000, size_bytes=20_000)
     params = settings.hpcc_params()
-    with receiving(port) as receiver, CongestedPort(port, qlen=2000):
+    with receiving(sock) as receiver, CongestedPort(port, qlen=2000):
         sender, stats = run_flow(port, settings, RELAY)
     assert sender.flow.finished, stats
     assert receiver.queues[(RELAY, 5)].expected == 20_000
@@ -144,21 +145,28 @@ def test_congested_hop_drives_the_rate_down_to_the_minimum() -> None:
     assert last_u is not None and 14.5 < last_u < 14.8
 
 
+def _bound_port(line: str) -> int:
+    """The port of the receiver's "receiving on IP:PORT" line."""
+    prefix = f"receiving on {RECEIVER}:"
+    assert line.startswith(prefix), line
+    return int(line.removeprefix(prefix))
+
+
 def test_command_line_agents() -> None:
-    port = free_port()
-    common = ["--port", str(port)]
-    flow = ["--sport", str(free_port()), "--bytes", "20000", "--line-rate-pps", "2000", "--qpn", "3"]
+    # The receiver binds a free port itself and says which; the sender's data port is any.
+    flow = ["--sport", "0", "--bytes", "20000", "--line-rate-pps", "2000", "--qpn", "3"]
     recv = subprocess.Popen(
-        [*AGENT, "receive", "--ip", RECEIVER, *common],
+        [*AGENT, "receive", "--ip", RECEIVER, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert recv.stderr is not None
-        assert recv.stderr.readline().startswith(f"receiving on {RECEIVER}:{port}")
+        port = _bound_port(recv.stderr.readline())
+        assert port != 0
         sent = subprocess.run(
-            [*AGENT, "send", "--ip", SENDER, "--to", RECEIVER, *common, *flow],
+            [*AGENT, "send", "--ip", SENDER, "--to", RECEIVER, "--port", str(port), *flow],
             capture_output=True,
             text=True,
             timeout=DEADLINE_S,
@@ -176,6 +184,6 @@ def test_command_line_agents() -> None:
 
 
 def test_command_line_receiver_ends_after_its_duration() -> None:
-    receive = [*AGENT, "receive", "--ip", RECEIVER, "--port", str(free_port()), "--duration", "0.2"]
+    receive = [*AGENT, "receive", "--ip", RECEIVER, "--port", "0", "--duration", "0.2"]
     done = subprocess.run(receive, capture_output=True, text=True, timeout=DEADLINE_S, check=True)
     assert json.loads(done.stdout) == {"role": "receive", "queues": []}

@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--ip", required=True, help="this host's NIC address (bound)")
-    common.add_argument("--port", type=int, default=ROCEV2_UDP_PORT, help="RoCEv2 UDP port of both ends")
+    common.add_argument(
+        "--port",
+        type=int,
+        default=ROCEV2_UDP_PORT,
+        help="RoCEv2 UDP port of both ends (receive: 0 takes a free one, printed on stderr)",
+    )
     common.add_argument("--duration", type=float, help="seconds to run (default: until done or signalled)")
     common.add_argument("--log", help="JSON-lines file of every ACK (send) or data packet (receive)")
 
@@ -122,13 +127,14 @@ def _sample_record(sample: RateSample) -> dict[str, Any]:
 def receive(args: argparse.Namespace, stop: threading.Event, log: IO[str] | None) -> dict[str, Any]:
     write = _json_lines(log)
     with _udp_socket(args.ip, args.port) as sock:
+        port = int(sock.getsockname()[1])  # the one bound, when --port 0 asked for any
         receiver = Receiver(
             sock,
-            ack_port=args.port,
+            ack_port=port,
             nack_interval_ns=round(args.nack_interval_us * 1000),
             on_arrival=None if write is None else (lambda a: write(_arrival_record(a))),
         )
-        print(f"receiving on {args.ip}:{args.port}", file=sys.stderr, flush=True)
+        print(f"receiving on {args.ip}:{port}", file=sys.stderr, flush=True)
         until = None if args.duration is None else time.monotonic_ns() + round(args.duration * 1e9)
         receiver.serve(stop, until_ns=until)
     return {
