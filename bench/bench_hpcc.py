@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT / "controller"))
 
 from hpn.cli.common import CliConsole, run_dir  # noqa: E402
 from hpn.emulation import incast_report  # noqa: E402
-from hpn.emulation.bmv2 import cli_missing  # noqa: E402
 from hpn.emulation.controller import EmulationController  # noqa: E402
 from hpn.emulation.fabric import Emulation, EmulationError, interrupts_deferred, missing_prerequisites  # noqa: E402
 from hpn.emulation.incast import (  # noqa: E402
@@ -51,6 +50,7 @@ from hpn.emulation.incast import (  # noqa: E402
     targets,
 )
 from hpn.emulation.plotting import PlottingUnavailable  # noqa: E402
+from hpn.netlab.bmv2 import cli_missing  # noqa: E402
 from hpn.topology.errors import TopologyError  # noqa: E402
 from hpn.topology.loader import load_fabric  # noqa: E402
 

@@ -38,8 +38,8 @@ import bench_pktrate as rate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "controller"))
 
-from hpn.emulation.bmv2 import BMV2_BINARY  # noqa: E402
-from hpn.emulation.rig import SwitchRig, unique_prefix  # noqa: E402
+from hpn.netlab.bmv2 import BMV2_BINARY  # noqa: E402
+from hpn.netlab.rig import SwitchRig, unique_prefix  # noqa: E402
 
 # Parts of the per-packet work, by the bmv2 functions that do it (inclusive counts).
 # They nest (a table's log text is inside its pipeline), so they do not add up.

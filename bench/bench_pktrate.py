@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT / "controller"))
 
 import finsy as fy  # noqa: E402
 
-from hpn.emulation.bmv2 import BMV2_BINARY, bmv2_missing  # noqa: E402
-from hpn.emulation.rig import SwitchRig, unique_prefix  # noqa: E402
+from hpn.netlab.bmv2 import BMV2_BINARY, bmv2_missing  # noqa: E402
+from hpn.netlab.rig import SwitchRig, unique_prefix  # noqa: E402
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, switch_entities  # noqa: E402
 from hpn.routing.state import Group, LbMode, LbParams, PortConfig, Route, SwitchState  # noqa: E402
 from hpn.runtime import FabricSession, SessionOptions, SwitchTarget  # noqa: E402

@@ -382,7 +382,7 @@ async def main() -> None:
     elif args.address:
         await bench(args, args.address, args.p4info, args.json)
     elif args.bmv2:
-        from hpn.emulation.rig import SwitchRig, unique_prefix
+        from hpn.netlab.rig import SwitchRig, unique_prefix
 
         # Started before any gRPC channel exists in this process; bmv2 logs at error level.
         with SwitchRig(unique_prefix("b"), nports=1, log_level="error") as rig:

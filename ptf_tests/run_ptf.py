@@ -21,9 +21,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "controller"))
 
-from hpn.emulation.bmv2 import bmv2_missing  # noqa: E402
-from hpn.emulation.netns import require_tools  # noqa: E402
-from hpn.emulation.rig import SwitchRig, unique_prefix  # noqa: E402
+from hpn.netlab.bmv2 import bmv2_missing  # noqa: E402
+from hpn.netlab.netns import require_tools  # noqa: E402
+from hpn.netlab.rig import SwitchRig, unique_prefix  # noqa: E402
 from hpn.pipeline.p4info import BMV2_JSON_PATH, P4INFO_PATH  # noqa: E402
 
 NPORTS = 8

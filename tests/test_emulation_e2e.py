@@ -34,8 +34,8 @@ from hpn.emulation import checks
 from hpn.emulation.control import ControlError
 from hpn.emulation.controller import EmulationController
 from hpn.emulation.fabric import AlreadyUp, Emulation, StaleEmulation, missing_prerequisites
-from hpn.emulation.netns import existing_namespaces
 from hpn.emulation.state import EmulationState
+from hpn.netlab.netns import existing_namespaces
 from hpn.routing.state import LbMode
 from hpn.topology.loader import load_fabric
 

@@ -30,7 +30,6 @@ from hpn.emulation.checks import (
     PolarizationResult,
     max_mean,
 )
-from hpn.emulation.ethtool import disable_tx_checksum
 from hpn.emulation.hosts import (
     GATEWAY,
     HOST_SYSCTLS,
@@ -44,10 +43,11 @@ from hpn.emulation.hosts import (
     usable_ports,
 )
 from hpn.emulation.layout import Layout, LayoutError
-from hpn.emulation.netns import entered, existing_namespaces, require_tools
 from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 from hpn.emulation.state import EmulationState, Proc
 from hpn.emulation.traffic import Flow, FlowLog, FlowSet, Nic, fabric_nics, ping, tcp_transfer
+from hpn.netlab.ethtool import disable_tx_checksum
+from hpn.netlab.netns import entered, existing_namespaces, require_tools
 from hpn.routing.compute import compute_fabric_state
 from hpn.routing.failures import FailureView
 from hpn.routing.state import LbMode

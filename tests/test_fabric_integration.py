@@ -10,9 +10,9 @@ from pathlib import Path
 import finsy as fy
 import pytest
 
-from hpn.emulation.bmv2 import Bmv2Switch
-from hpn.emulation.netns import Netns
-from hpn.emulation.rig import unique_prefix
+from hpn.netlab.bmv2 import Bmv2Switch
+from hpn.netlab.netns import Netns
+from hpn.netlab.rig import unique_prefix
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, switch_entities
 from hpn.routing.compute import compute_fabric_state
 from hpn.runtime import FabricSession, SessionOptions, SwitchReport, SwitchTarget

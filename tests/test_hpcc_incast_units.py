@@ -17,7 +17,6 @@ import pytest
 from rich.console import Console
 
 from hpn.emulation import incast_report
-from hpn.emulation.bmv2 import Bmv2Cli, Bmv2Error
 from hpn.emulation.checks import HpccIncastResult
 from hpn.emulation.fabric import Emulation
 from hpn.emulation.incast import (
@@ -36,6 +35,7 @@ from hpn.emulation.traffic import Nic
 from hpn.hpcc.cli import _arrival_record
 from hpn.hpcc.messages import AckKind
 from hpn.hpcc.receiver import Arrival as ReceiverArrival
+from hpn.netlab.bmv2 import Bmv2Cli, Bmv2Error
 from hpn.pipeline.names import PORT_QUEUE, queued_bytes
 from hpn.pipeline.p4info import load_schema
 from hpn.telemetry.codec import IntHop, IntStack

@@ -13,9 +13,9 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from hpn.emulation.bmv2 import Bmv2Cli, cli_argv
-from hpn.emulation.netns import raw_socket
-from hpn.emulation.rig import SwitchRig, unique_prefix
+from hpn.netlab.bmv2 import Bmv2Cli, cli_argv
+from hpn.netlab.netns import raw_socket
+from hpn.netlab.rig import SwitchRig, unique_prefix
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, switch_entities
 from hpn.pipeline.names import PORT_QUEUE, queued_bytes
 from hpn.routing.state import Group, LbMode, PortConfig, Route, SwitchState

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from hpn.emulation.bmv2 import bmv2_missing
-from hpn.emulation.netns import require_tools
+from hpn.netlab.bmv2 import bmv2_missing
+from hpn.netlab.netns import require_tools
 
 P4C_BINARY = "p4c-bm2-ss"
 BF_P4C_BINARY = "bf-p4c"

@@ -16,7 +16,6 @@ from rich.table import Table
 
 from hpn.cli.common import Exit, console, fail, load, run_dir
 from hpn.cli.failure_state import failure_file
-from hpn.emulation.bmv2 import cli_missing
 from hpn.emulation.controller import EmulationController
 from hpn.emulation.fabric import (
     AlreadyUp,
@@ -27,6 +26,7 @@ from hpn.emulation.fabric import (
     interrupts_deferred,
     missing_prerequisites,
 )
+from hpn.netlab.bmv2 import cli_missing
 from hpn.runtime import PushReport
 from hpn.topology.model import Fabric
 

@@ -33,12 +33,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hpn.emulation.bmv2 import Bmv2Cli, bmv2_missing, cli_argv
 from hpn.emulation.control import ControlError, request
 from hpn.emulation.layout import Layout
-from hpn.emulation.netns import Netns, existing_namespaces, require_tools
-from hpn.emulation.spawn import spawn_logged
 from hpn.emulation.state import EmulationState, Proc
+from hpn.netlab.bmv2 import Bmv2Cli, bmv2_missing, cli_argv
+from hpn.netlab.netns import Netns, existing_namespaces, require_tools
+from hpn.netlab.processes import reap, terminate, wait_gone
+from hpn.netlab.spawn import spawn_logged
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH
 from hpn.runtime import SwitchTarget
 from hpn.topology.model import Fabric
@@ -154,44 +155,15 @@ def interrupts_deferred() -> Iterator[list[int]]:
         raise KeyboardInterrupt
 
 
-def _wait_gone(procs: Iterable[Proc], timeout: float) -> list[Proc]:
-    """Wait until the processes exit (pidfd: no polling); returns those still alive."""
-    fds: dict[int, Proc] = {}
-    for p in procs:
-        if not p.alive():
-            _reap(p.pid)
-            continue
-        try:
-            fds[os.pidfd_open(p.pid)] = p
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + timeout
-    try:
-        while fds:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select(list(fds), [], [], left)
-            for fd in ready:
-                _reap(fds.pop(fd).pid)
-                os.close(fd)
-        return [p for p in fds.values() if p.alive()]
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def _reap(pid: int) -> None:
-    """Collect our own exited child (the emulation process), so it leaves no zombie."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _signal(procs: Iterable[Proc], sig: int) -> None:
+def _running(procs: Iterable[Proc]) -> list[Proc]:
+    """Those of `procs` still running as the same processes; our exited children are reaped."""
+    alive = []
     for p in procs:
         if p.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, sig)
+            alive.append(p)
+        else:
+            reap(p.pid)
+    return alive
 
 
 def _netns_pids(name: str) -> list[Proc]:
@@ -387,9 +359,9 @@ class Emulation:
             child = Proc.of(self._child)
             if child is not None and child not in recorded:
                 recorded.append(child)
-        if state is not None:
-            stuck = _wait_gone([state.daemon], STOP_TIMEOUT if removed else 0.0)
-            recorded = [p for p in recorded if p not in stuck] + stuck
+        daemon = _running([state.daemon] if state is not None else [])
+        if daemon and wait_gone([daemon[0].pid], STOP_TIMEOUT if removed else 0.0):
+            recorded = [p for p in recorded if p not in daemon] + daemon  # stopped last
         removed += self._terminate(recorded, "recorded")
         ours = [ns for ns in self.layout.all_namespaces if ns in existing_namespaces()]
         for ns in ours:
@@ -409,13 +381,8 @@ class Emulation:
         return removed
 
     def _terminate(self, procs: list[Proc], where: str) -> list[str]:
-        alive = [p for p in procs if p.alive()]
+        alive = _running(procs)
         if not alive:
-            for p in procs:
-                _reap(p.pid)
             return []
-        _signal(alive, signal.SIGTERM)
-        stuck = _wait_gone(alive, TERM_GRACE)
-        _signal(stuck, signal.SIGKILL)
-        _wait_gone(stuck, TERM_GRACE)
-        return [f"{len(alive)} process(es) {where} stopped" + (f" ({len(stuck)} killed)" if stuck else "")]
+        killed = terminate([p.pid for p in alive], TERM_GRACE)
+        return [f"{len(alive)} process(es) {where} stopped" + (f" ({len(killed)} killed)" if killed else "")]

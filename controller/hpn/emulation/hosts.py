@@ -21,17 +21,14 @@ that still work. The kernel also skips a port whose carrier is gone
 (`ignore_routes_with_linkdown`), as a bond's link monitor would, so a local
 failure is followed before the controller has even heard of it.
 
-Everything here but `netns_of_pid` is pure: it computes commands (`ip -batch`
-lines, sysctls) that hpn.emulation.network runs inside the host namespaces.
-The ports' offloads are set by hpn.emulation.ethtool.
+Everything here is pure: it computes commands (`ip -batch` lines, sysctls)
+that hpn.emulation.network runs inside the host namespaces. The ports'
+offloads are set by hpn.netlab.ethtool.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
@@ -244,27 +241,3 @@ def port_sysctls(ifaces: list[str]) -> dict[str, str]:
         out[f"net.ipv6.conf.{iface}.disable_ipv6"] = "1"
         out[f"net.ipv4.conf.{iface}.rp_filter"] = "0"
     return out
-
-
-# -- namespaces of Mininet hosts --------------------------------------------------------------
-
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-@contextmanager
-def netns_of_pid(pid: int) -> Iterator[None]:
-    """Run the block (this thread) in the network namespace of process `pid`."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-    try:
-        if _libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns into the namespace of pid {pid}")
-        try:
-            yield
-        finally:
-            if _libc.setns(own, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(target)
-        os.close(own)

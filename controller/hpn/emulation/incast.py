@@ -32,9 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import hpn
-from hpn.emulation.bmv2 import Bmv2Cli, Bmv2Error
 from hpn.emulation.fabric import Emulation
-from hpn.emulation.netns import Netns
 from hpn.emulation.traffic import Nic, fabric_nics
 from hpn.hpcc.messages import frame_bytes
 from hpn.hpcc.metrics import (
@@ -50,6 +48,8 @@ from hpn.hpcc.metrics import (
     ratio,
     window_rates,
 )
+from hpn.netlab.bmv2 import Bmv2Cli, Bmv2Error
+from hpn.netlab.netns import Netns
 from hpn.pipeline.names import PORT_QUEUE, queued_bytes
 from hpn.telemetry.codec import QLEN_UNIT
 from hpn.topology.model import NicPort

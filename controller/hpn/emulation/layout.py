@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 
 from hpn.emulation.control import CONTROL_SOCKET
-from hpn.emulation.netns import check_ifname
+from hpn.netlab.netns import check_ifname
 from hpn.topology.model import Endpoint, Fabric, Host, Link, NicPort, SwitchPort
 
 NAMESPACE_PREFIX = "hpn-emu-"

@@ -11,11 +11,8 @@ Mininet may fork freely.
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from mininet.link import Link
@@ -23,13 +20,10 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import Host, Switch
 
-from hpn.emulation import ethtool
-from hpn.emulation.bmv2 import Bmv2Error, Bmv2Switch
 from hpn.emulation.hosts import (
     HOST_SYSCTLS,
     RouteKey,
     desired_routes,
-    netns_of_pid,
     nic_routes,
     port_sysctls,
     route_commands,
@@ -37,7 +31,9 @@ from hpn.emulation.hosts import (
     sysctl_argv,
 )
 from hpn.emulation.layout import PATCH_PANEL, Cable, Layout, local_mac
-from hpn.emulation.netns import Netns
+from hpn.netlab import ethtool
+from hpn.netlab.bmv2 import Bmv2Switch
+from hpn.netlab.netns import Netns, entered_process
 from hpn.routing.failures import FailureView
 from hpn.topology.model import NicPort
 
@@ -88,44 +84,10 @@ def run_in_hosts(jobs: Sequence[tuple[Any, Sequence[str], str | None]]) -> list[
     return [_check(argv, result) for argv, result in outputs]
 
 
-@dataclass
-class Bmv2Process(Bmv2Switch):
-    """A bmv2 whose readiness is seen on its Unix socket, without gRPC in this process."""
-
-    defer_ready: bool = field(default=False, init=False)
-
-    def spawn(self) -> None:
-        """Start the process and return at once; `wait_ready` later."""
-        self.defer_ready = True
-        try:
-            self.start()
-        finally:
-            self.defer_ready = False
-
-    def wait_ready(self, timeout: float) -> None:
-        if self.defer_ready:
-            return
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.alive():
-                raise Bmv2Error(f"{self.name}: exited during start; log {self.log_path}:\n{self.log_tail()}")
-            if self.grpc_socket.exists():
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    try:
-                        probe.connect(str(self.grpc_socket))
-                        return  # the gRPC server listens: P4Runtime clients can connect
-                    except OSError:
-                        pass
-            if time.monotonic() > deadline:
-                raise Bmv2Error(f"{self.name}: not listening after {timeout}s; log:\n{self.log_tail()}")
-            # bmv2 gives no readiness signal but its socket: poll it.
-            time.sleep(0.05)
-
-
 class Bmv2Node(Switch):  # type: ignore[misc]
     """A Mininet switch that is one simple_switch_grpc process."""
 
-    def __init__(self, name: str, bmv2: Bmv2Process, **params: Any) -> None:
+    def __init__(self, name: str, bmv2: Bmv2Switch, **params: Any) -> None:
         self.bmv2 = bmv2
         Switch.__init__(self, name, dpid=f"{bmv2.device_id:x}", **params)
 
@@ -251,7 +213,7 @@ class EmulatedNetwork:
         self.layout.switch_dir.mkdir(parents=True, exist_ok=True)
         emu_ns = Netns(self.layout.namespace)
         for sw in self.fabric.switches:
-            bmv2 = Bmv2Process(
+            bmv2 = Bmv2Switch(
                 name=sw.name,
                 netns=emu_ns,
                 ports=self.layout.switch_ports(sw.name),
@@ -302,7 +264,7 @@ class EmulatedNetwork:
         node = self.hosts[name]
         host = self.fabric.host(name)
         ifaces = sorted(self.layout.host_ports(host).values())
-        with netns_of_pid(node.pid):
+        with entered_process(node.pid):
             for iface in ifaces:
                 ethtool.disable_tx_checksum(iface)
         run_in_host(node, sysctl_argv(port_sysctls(ifaces)))

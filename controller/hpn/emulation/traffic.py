@@ -31,7 +31,7 @@ from ipaddress import IPv4Address
 from types import TracebackType
 
 from hpn.emulation.layout import Layout
-from hpn.emulation.netns import entered, raw_socket
+from hpn.netlab.netns import entered, raw_socket
 from hpn.telemetry import ROCEV2_UDP_PORT, Bth, IntDecodeError, IntStack, decode_int_payload, fill_payload
 from hpn.telemetry.packets import internet_checksum
 

@@ -1,7 +1,9 @@
-"""simple_switch_grpc process control: start in a namespace, wait until ready, stop.
+"""simple_switch_grpc process control: start in a namespace, wait until it listens, stop.
 
 The process is started with posix_spawn (no fork), so it is safe to start or
-restart switches from a process that already holds gRPC channels.
+restart switches from a process that already holds gRPC channels; readiness is
+seen on the gRPC Unix socket without a gRPC channel, so a process that forks
+(the emulation's, Mininet) may wait for it too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -20,13 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import grpc
-
-from hpn.emulation.netns import Netns
-from hpn.emulation.spawn import spawn_logged
+from hpn.netlab.netns import Netns
+from hpn.netlab.processes import TERM_TIMEOUT, terminate
+from hpn.netlab.spawn import spawn_logged
 
 BMV2_BINARY = "simple_switch_grpc"
 CLI_BINARY = "simple_switch_CLI"
+START_TIMEOUT = 30.0
+READY_RETRY_S = 0.05
+"""How often a starting switch's socket is tried."""
 
 
 class Bmv2Error(RuntimeError):
@@ -95,7 +100,8 @@ class Bmv2Switch:
         argv += ["--", "--grpc-server-addr", self.grpc_address]
         return self.netns.exec_argv(argv)
 
-    def start(self, timeout: float = 30.0) -> None:
+    def spawn(self) -> None:
+        """Start the process and return at once (`wait_ready` waits until it listens)."""
         missing = bmv2_missing()
         if missing:
             raise Bmv2Error(missing)
@@ -103,6 +109,10 @@ class Bmv2Switch:
         if self.grpc_socket.exists():
             self.grpc_socket.unlink()
         self.pid = spawn_logged(self.argv(), self.log_path)
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the process and wait until it listens."""
+        self.spawn()
         self.wait_ready(timeout)
 
     def alive(self) -> bool:
@@ -114,43 +124,50 @@ class Bmv2Switch:
             return False
         return done == 0
 
-    def wait_ready(self, timeout: float) -> None:
-        """Block until the gRPC server accepts a connection (or fail with the log tail)."""
-        deadline = time.monotonic() + timeout
-        while not self.grpc_socket.exists():
-            if not self.alive():
-                raise Bmv2Error(f"{self.name}: {BMV2_BINARY} exited during start; log:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise Bmv2Error(f"{self.name}: no gRPC socket after {timeout}s; log:\n{self.log_tail()}")
-            # The socket appears when the server binds; poll it, the process gives no signal.
-            time.sleep(0.05)
-        channel = grpc.insecure_channel(self.grpc_address)
-        try:
-            grpc.channel_ready_future(channel).result(timeout=max(0.1, deadline - time.monotonic()))
-        except grpc.FutureTimeoutError:
-            tail = self.log_tail()
-            raise Bmv2Error(f"{self.name}: gRPC not ready after {timeout}s; log:\n{tail}") from None
-        finally:
-            channel.close()
+    def listening(self) -> bool:
+        """Whether the switch's gRPC server accepts connections on its Unix socket."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(self.grpc_socket))
+            except OSError:
+                return False
+        return True
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Block until the gRPC server accepts connections (or fail with the log's tail).
+
+        bmv2 gives no readiness signal but its socket, so the socket is tried every
+        READY_RETRY_S; between tries this waits on the process's pidfd, so an exit
+        during the start is seen at once. No gRPC channel is opened: a process that
+        forks (Mininet) may call this.
+        """
+        if self.pid is None:
+            raise Bmv2Error(f"{self.name}: not started")
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            raise Bmv2Error(self._exited()) from None
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.listening():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Bmv2Error(f"{self.name}: not listening after {timeout}s; log:\n{self.log_tail()}")
+                exited, _, _ = select.select([pidfd], [], [], min(READY_RETRY_S, left))
+                if exited:
+                    raise Bmv2Error(self._exited())
+        finally:
+            os.close(pidfd)
+
+    def _exited(self) -> str:
+        return f"{self.name}: {BMV2_BINARY} exited during start; log {self.log_path}:\n{self.log_tail()}"
+
+    def stop(self, timeout: float = TERM_TIMEOUT) -> None:
         """TERM, then KILL after `timeout` seconds; reaps the process."""
         if self.pid is None:
             return
         pid, self.pid = self.pid, None
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        terminate([pid], timeout, group=True)
 
     def kill(self) -> None:
         """Crash the switch (SIGKILL), as a failure test wants."""

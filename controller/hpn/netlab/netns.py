@@ -7,6 +7,7 @@ the caller and are removed by exact name, never by pattern.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -114,14 +115,9 @@ def _setns(fd: int) -> None:
 
 
 @contextmanager
-def entered(ns_name: str) -> Iterator[None]:
-    """Run the block in namespace ns_name (this thread only), then come back.
-
-    Sockets opened inside stay bound to that namespace after leaving it, which
-    is how tests in the root namespace send and capture on namespaced veths.
-    """
+def _entered_file(ns_file: str) -> Iterator[None]:
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{ns_name}", os.O_RDONLY)
+    target = os.open(ns_file, os.O_RDONLY)
     try:
         _setns(target)
         try:
@@ -131,6 +127,23 @@ def entered(ns_name: str) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(own)
+
+
+def entered(ns_name: str) -> contextlib.AbstractContextManager[None]:
+    """Run the block in namespace ns_name (this thread only), then come back.
+
+    Sockets opened inside stay bound to that namespace after leaving it, which
+    is how tests in the root namespace send and capture on namespaced veths.
+    """
+    return _entered_file(f"/run/netns/{ns_name}")
+
+
+def entered_process(pid: int) -> contextlib.AbstractContextManager[None]:
+    """Run the block in the network namespace of process `pid` (this thread only), then come back.
+
+    For namespaces without a name, such as a Mininet host's.
+    """
+    return _entered_file(f"/proc/{pid}/ns/net")
 
 
 def raw_socket(ns_name: str, iface: str) -> socket.socket:

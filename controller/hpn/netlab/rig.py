@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from hpn.emulation import ethtool
-from hpn.emulation.bmv2 import Bmv2Switch
-from hpn.emulation.netns import Netns, entered
+from hpn.netlab import ethtool
+from hpn.netlab.bmv2 import Bmv2Switch
+from hpn.netlab.netns import Netns, entered
 
 
 @dataclass
