@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+PMAX_ONE = 65536
+"""A marking probability of 1 as bmv2's ecn_port takes it (ECN_PMAX_ONE in v1model/control/ecn.p4)."""
+
 
 def mac_to_int(mac: str) -> int:
     """'02:00:00:00:00:01' -> int, with a clear error for anything else."""
@@ -15,7 +18,7 @@ def mac_to_int(mac: str) -> int:
 
 
 def pmax_scaled(pmax: float) -> int:
-    """Marking probability 0..1 -> the 2^16-scaled integer ecn.p4 expects."""
+    """Marking probability 0..1 -> the integer bmv2's ecn.p4 expects (1 is PMAX_ONE)."""
     if not 0.0 <= pmax <= 1.0:
         raise ValueError(f"ECN pmax must be within 0..1, got {pmax}")
-    return round(pmax * 65536)
+    return round(pmax * PMAX_ONE)
