@@ -4,17 +4,20 @@ read-back, reconcile order, and a push to the fake switch that enforces referenc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import finsy as fy
 import pytest
 from finsy.proto import p4r
 
 from fake_p4rt import FakeP4RuntimeServer
-from hpn.pipeline import names
+from hpn.pipeline import load_balancing, names
 from hpn.pipeline.p4info import BMV2_JSON_PATH, P4INFO_PATH, load_schema
+from hpn.pipeline.targets import Target
 from hpn.runtime import FabricSession, SessionOptions, SwitchTarget, wire
 from hpn.runtime.encoding import EntryEncoder, decode_read_back
-from hpn.runtime.reconcile import plan_diff
+from hpn.runtime.reconcile import ReadPlan, plan_diff
+from hpn.runtime.sync import sync_entries
 
 PROFILE = names.NH_SELECTOR
 
@@ -151,3 +154,52 @@ async def _push_to_a_switch_that_checks_references() -> None:
             last = (await fabric.push({"sw": []}))["sw"]
             assert last.ok and last.deleted == 4, last.errors
         assert not fake.members and not fake.groups
+
+
+class SlowSwitch:
+    """Records each WriteRequest as it is sent and as it is answered. A request takes a few
+    turns of the event loop to be answered, as a gRPC call does, so a writer that would let
+    a later request overlap it gets the chance to."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, list[int]]] = []  # (sent | answered, request, member ids)
+        self._count = 0
+
+    async def write(self, framed: Sequence[bytes]) -> None:
+        request = p4r.WriteRequest.FromString(wire.write_request(b"", framed))
+        number, self._count = self._count, self._count + 1
+        members = [
+            u.entity.action_profile_member.member_id
+            for u in request.updates
+            if u.entity.WhichOneof("entity") == "action_profile_member"
+        ]
+        self.events.append(("sent", number, members))
+        for _ in range(20):  # the switch works on it; the writer may send more meanwhile
+            await asyncio.sleep(0)
+        self.events.append(("answered", number, members))
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 4, 1000])
+def test_the_sentinel_member_is_created_alone_before_the_other_members(
+    encoder: EntryEncoder, batch_size: int
+) -> None:
+    """bmv2 gives the member it creates first the lowest handle, which the program's pick
+    relies on (hpn.pipeline.load_balancing): the sentinel's request carries no other member
+    and is answered before any other member of the profile is sent, however the members
+    are split into requests."""
+    members = load_balancing.member_entries(range(1, 12), Target.BMV2)
+    switch = SlowSwitch()
+
+    async def read(_plan: ReadPlan) -> list[tuple[int, bytes]]:
+        return []
+
+    result = asyncio.run(
+        sync_entries(members, encoder, read, switch.write, switch="sw", batch_size=batch_size)
+    )
+    assert result.applied.inserted == len(members) == 12 and not result.applied.errors
+    sentinel = load_balancing.SENTINEL_MEMBER_ID
+    sent = next(n for kind, n, ids in switch.events if kind == "sent" and sentinel in ids)
+    assert ("sent", sent, [sentinel]) in switch.events  # alone in its request
+    answered = switch.events.index(("answered", sent, [sentinel]))
+    others = [i for i, (kind, _, ids) in enumerate(switch.events) if kind == "sent" and set(ids) - {sentinel}]
+    assert len(others) >= 1 and min(others) > answered

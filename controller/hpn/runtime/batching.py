@@ -8,6 +8,12 @@ sends them in WriteRequests while the caller is still producing the next ones:
   (make-before-break relies on it). The one exception: consecutive requests of one
   update type to one table may overlap (two in flight), as distinct keys of one table
   cannot depend on each other; the switch then always has the next one at hand;
+- except that the first member inserted into each action profile goes in a request of
+  its own, sent once every earlier request is answered and answered before anything
+  added after it is sent. A switch numbers members in the order it creates them (bmv2
+  gives the first the lowest handle, and with it the first place in every group, which
+  hpn.pipeline's sentinel member relies on), while P4Runtime lets a server apply the
+  updates of one request, or of overlapping requests, in any order;
 - requests are at most `batch_size` updates. While the switch is idle, what has been
   added goes out at once (looked at every `CHECK_EVERY` updates), so the first request
   is small and the switch starts working at once; while it is busy, the next request
@@ -123,6 +129,8 @@ class BatchWriter:
         self._pending_tag: tuple[int, int, int] | None = None  # (type, table, entity) of all
         self._in_flight: set[asyncio.Task[None]] = set()
         self._in_flight_tag: tuple[int, int, int] = _MIXED
+        self._profiles_begun: set[int] = set()  # action profiles a member was inserted into
+        self._alone: int | None = None  # index of an update added, to be sent on its own
         self._entered = False
         self._failure: BaseException | None = None
 
@@ -145,8 +153,18 @@ class BatchWriter:
 
     def add(self, kind: int, item: Encoded) -> bool:
         """Queue one update. True when it is time to `await flush()`."""
+        if self._alone is not None:
+            raise RuntimeError("BatchWriter.add called again before flush()")
         self.kinds.append(kind)
         self.items.append(item)
+        if (
+            item.entity == wire.ENTITY_MEMBER
+            and kind == p4r.Update.INSERT
+            and item.table_id not in self._profiles_begun
+        ):
+            self._profiles_begun.add(item.table_id)
+            self._alone = len(self.items) - 1
+            return True
         pending = self._pending
         if not pending:
             self._pending_tag = (kind, item.table_id, item.entity)
@@ -159,6 +177,9 @@ class BatchWriter:
         """Hand over a full request (waiting while the switch has enough to do), or let
         answers in and hand over what there is if the switch has nothing to do."""
         self._raise_failure()
+        if self._alone is not None:
+            await self._send_alone()
+            return
         if len(self._pending) >= self._batch_size:
             await self._hand_over()
             return
@@ -169,12 +190,33 @@ class BatchWriter:
     async def drain(self) -> None:
         """Send what is pending and wait until every request has been answered."""
         self._raise_failure()
+        if self._alone is not None:
+            await self._send_alone()
         if self._pending:
             await self._hand_over()
+        await self._wait_answered()
+        self.result.rejected.sort(key=lambda r: r.index)
+
+    async def _wait_answered(self) -> None:
+        """Wait until every request sent has been answered."""
         while self._in_flight:
             await asyncio.wait(self._in_flight)
         self._raise_failure()
-        self.result.rejected.sort(key=lambda r: r.index)
+
+    async def _send_alone(self) -> None:
+        """Send what was added before the update marked to go alone and wait for all of it
+        to be answered; then send that update in a request of its own and wait for it."""
+        index = self._alone
+        assert index is not None
+        self._alone = None
+        if self._pending:
+            await self._hand_over()
+        await self._wait_answered()
+        item = self.items[index]
+        self._pending = [wire.framed_update(self.kinds[index], item.payload, item.entity)]
+        self._pending_start, self._pending_tag = index, _MIXED
+        await self._hand_over()
+        await self._wait_answered()
 
     async def _hand_over(self) -> None:
         """Start the request assembled so far once the order allows it.
