@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT / "controller"))
 
 from hpn.cli.common import CliConsole, run_dir  # noqa: E402
 from hpn.emulation import incast_report  # noqa: E402
-from hpn.emulation.controller import EmulationController  # noqa: E402
-from hpn.emulation.fabric import Emulation, EmulationError, interrupts_deferred, missing_prerequisites  # noqa: E402
+from hpn.emulation.emulation import Emulation, EmulationError, interrupts_deferred, missing_prerequisites  # noqa: E402
+from hpn.emulation.emulation_controller import EmulationController  # noqa: E402
 from hpn.emulation.incast import (  # noqa: E402
     Comparison,
     IncastError,

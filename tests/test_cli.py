@@ -208,7 +208,7 @@ def test_link_down_and_up_move_the_emulation_around_the_push_in_order(
         calls.append((cables, hosts, sum(len(f.write_updates) for f in fabric.fakes.values())))
         return []
 
-    monkeypatch.setattr("hpn.emulation.control.apply_failures", follow)
+    monkeypatch.setattr("hpn.emulation.control_socket.apply_failures", follow)
     before = sum(len(f.write_updates) for f in fabric.fakes.values())
     assert runner.invoke(app, ["link", "down", RIG, "tor0:129", "--targets", str(targets)]).exit_code == 0
     after_down = sum(len(f.write_updates) for f in fabric.fakes.values())

@@ -31,9 +31,9 @@ from typing import TypeVar
 import pytest
 
 from hpn.emulation import checks
-from hpn.emulation.control import ControlError
-from hpn.emulation.controller import EmulationController
-from hpn.emulation.fabric import AlreadyUp, Emulation, StaleEmulation, missing_prerequisites
+from hpn.emulation.control_socket import ControlError
+from hpn.emulation.emulation import AlreadyUp, Emulation, StaleEmulation, missing_prerequisites
+from hpn.emulation.emulation_controller import EmulationController
 from hpn.emulation.state import EmulationState
 from hpn.netlab.netns import existing_namespaces
 from hpn.routing.state import LbMode
@@ -103,7 +103,7 @@ def fake_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (bin_dir / "simple_switch_grpc").write_text(FAKE_SWITCH)
     (bin_dir / "simple_switch_grpc").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    monkeypatch.setattr("hpn.emulation.fabric.missing_prerequisites", lambda: [])
+    monkeypatch.setattr("hpn.emulation.emulation.missing_prerequisites", lambda: [])
     return bin_dir
 
 
@@ -161,7 +161,7 @@ def _up_in_a_process(emu: Emulation) -> subprocess.Popen[str]:
     # starts with it ignored, and Python keeps an ignored SIGINT ignored.
     code = (
         "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "import sys, hpn.emulation.fabric as f; f.missing_prerequisites = lambda: []; "
+        "import sys, hpn.emulation.emulation as f; f.missing_prerequisites = lambda: []; "
         "from hpn.cli import app; sys.exit(app(['emulate', 'up', sys.argv[1]]))"
     )
     env = {**os.environ, "HPN_RUN_DIR": str(emu.layout.run_dir.parent)}  # PATH has the stand-in

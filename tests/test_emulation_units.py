@@ -45,7 +45,7 @@ from hpn.emulation.hosts import (
 from hpn.emulation.layout import Layout, LayoutError
 from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 from hpn.emulation.state import EmulationState, Proc
-from hpn.emulation.traffic import Flow, FlowLog, FlowSet, Nic, fabric_nics, ping, tcp_transfer
+from hpn.emulation.traffic import EmulatedNic, Flow, FlowLog, FlowSet, fabric_nics, ping, tcp_transfer
 from hpn.netlab.ethtool import disable_tx_checksum
 from hpn.netlab.netns import entered, existing_namespaces, require_tools
 from hpn.routing.compute import compute_fabric_state
@@ -330,7 +330,7 @@ def pair() -> Iterator[Pair]:
             subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
-def _nics(p: Pair) -> tuple[Nic, Nic]:
+def _nics(p: Pair) -> tuple[EmulatedNic, EmulatedNic]:
     """The two rail-0 NICs, in the test's namespaces."""
     nics = fabric_nics(p.lay)
     a, b = nics[("host-s0-h0", 0)], nics[("host-s0-h1", 0)]
@@ -502,13 +502,13 @@ def test_report_polarization_verdict_needs_both_fabrics(tmp_path: Path) -> None:
 def test_a_stand_in_switch_needs_everything_but_bmv2_and_the_p4_output(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hpn.emulation import fabric
+    from hpn.emulation import emulation
 
-    monkeypatch.setattr(fabric, "bmv2_missing", lambda: "no bmv2 here")
-    monkeypatch.setattr(fabric, "P4INFO_PATH", Path("/nonexistent/hpn.p4info.txtpb"))
-    monkeypatch.setattr(fabric.importlib.util, "find_spec", lambda name: None)
-    full = fabric.missing_prerequisites()
-    stand_in = fabric.missing_prerequisites(stand_in_switch=True)
+    monkeypatch.setattr(emulation, "bmv2_missing", lambda: "no bmv2 here")
+    monkeypatch.setattr(emulation, "P4INFO_PATH", Path("/nonexistent/hpn.p4info.txtpb"))
+    monkeypatch.setattr(emulation.importlib.util, "find_spec", lambda name: None)
+    full = emulation.missing_prerequisites()
+    stand_in = emulation.missing_prerequisites(stand_in_switch=True)
     assert "no bmv2 here" in full and any("p4info" in m for m in full)
     assert "no bmv2 here" not in stand_in and not any("p4info" in m for m in stand_in)
     assert any("mininet Python package" in m for m in stand_in)  # what the lifecycle tests missed
@@ -525,7 +525,7 @@ def test_missing_prerequisites_are_named_and_exit_4(
 
     why = ["simple_switch_grpc not on PATH (install bmv2 with PI from p4lang's packages)"]
     monkeypatch.setattr("hpn.cli.emulate_cmds.missing_prerequisites", lambda: why)
-    monkeypatch.setattr("hpn.emulation.fabric.missing_prerequisites", lambda: why)
+    monkeypatch.setattr("hpn.emulation.emulation.missing_prerequisites", lambda: why)
     monkeypatch.setenv("HPN_RUN_DIR", str(tmp_path))
     monkeypatch.setenv("COLUMNS", "200")
     result = CliRunner().invoke(app, [*args, str(TOPO / "hpn-mini.yaml")])

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from hpn.emulation import incast_report
 from hpn.emulation.checks import HpccIncastResult
-from hpn.emulation.fabric import Emulation
+from hpn.emulation.emulation import Emulation
 from hpn.emulation.incast import (
     Arrival,
     Comparison,
@@ -31,7 +31,7 @@ from hpn.emulation.incast import (
     summarize,
     targets,
 )
-from hpn.emulation.traffic import Nic
+from hpn.emulation.traffic import EmulatedNic
 from hpn.hpcc.cli import _arrival_record
 from hpn.hpcc.messages import AckKind
 from hpn.hpcc.receiver import Arrival as ReceiverArrival
@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
 
 
-def nic(host: str, segment: int, ip: str) -> Nic:
-    return Nic(host, 0, segment, IPv4Address(ip), f"ns-{host}", ("p0",))
+def nic(host: str, segment: int, ip: str) -> EmulatedNic:
+    return EmulatedNic(host, 0, segment, IPv4Address(ip), f"ns-{host}", ("p0",))
 
 
 A, B = nic("a", 0, "10.0.0.1"), nic("b", 0, "10.0.0.2")

@@ -16,8 +16,7 @@ from rich.table import Table
 
 from hpn.cli.common import Exit, console, fail, load, run_dir
 from hpn.cli.failure_state import failure_file
-from hpn.emulation.controller import EmulationController
-from hpn.emulation.fabric import (
+from hpn.emulation.emulation import (
     AlreadyUp,
     Emulation,
     EmulationError,
@@ -26,6 +25,7 @@ from hpn.emulation.fabric import (
     interrupts_deferred,
     missing_prerequisites,
 )
+from hpn.emulation.emulation_controller import EmulationController
 from hpn.netlab.bmv2 import cli_missing
 from hpn.runtime import PushReport
 from hpn.topology.model import Fabric

@@ -30,7 +30,7 @@ from hpn.cli.failure_state import failure_file, failure_view, recorded_view
 from hpn.cli.p4rt_json import p4rt_json
 from hpn.cli.targets import switch_targets
 from hpn.desired import desired_entities, desired_states
-from hpn.emulation import control as emulation
+from hpn.emulation import control_socket
 from hpn.emulation.failure_steps import Step, failure_steps
 from hpn.pipeline import Entity, Target
 from hpn.routing.failures import FailureView
@@ -408,10 +408,10 @@ def link(
 def _emulation_follows(fabric: Fabric, step: Step) -> None:
     """A running emulation of this fabric sets its cables and/or hosts' routes to the step's view."""
     try:
-        changes = emulation.apply_failures(
+        changes = control_socket.apply_failures(
             run_dir(fabric), step.links, step.switches, step.cables, step.hosts
         )
-    except emulation.ControlError as exc:
+    except control_socket.ControlError as exc:
         fail(Exit.FAILED, f"the running emulation did not follow: {exc}")
     if changes is not None:
         console.print(f"emulation: {'; '.join(changes) or 'nothing to change'}")

@@ -6,7 +6,7 @@
 made for the fabric. It writes its processes to the state file as it starts
 them, tells the caller on the ready fd when the fabric is wired and every
 switch listens (or why it failed), then serves the control socket
-(hpn.emulation.control) until `stop` or SIGTERM, and stops what it started.
+(hpn.emulation.control_socket) until `stop` or SIGTERM, and stops what it started.
 It never opens a gRPC channel.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hpn.emulation.control import serve_one
+from hpn.emulation.control_socket import serve_one
 from hpn.emulation.layout import Layout
 from hpn.emulation.network import EmulatedNetwork
 from hpn.emulation.state import EmulationState, Proc

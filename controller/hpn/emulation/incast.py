@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import hpn
-from hpn.emulation.fabric import Emulation
-from hpn.emulation.traffic import Nic, fabric_nics
+from hpn.emulation.emulation import Emulation
+from hpn.emulation.traffic import EmulatedNic, fabric_nics
 from hpn.hpcc.messages import frame_bytes
 from hpn.hpcc.metrics import (
     QueueSummary,
@@ -123,8 +123,8 @@ class IncastSettings:
 class IncastSetup:
     """Who sends to whom, and the port everything crosses last."""
 
-    receiver: Nic
-    senders: tuple[Nic, ...]
+    receiver: EmulatedNic
+    senders: tuple[EmulatedNic, ...]
     """In start order; the last one joins later."""
     bottleneck_switch: str
     bottleneck_port: int
@@ -225,7 +225,7 @@ class _Agents:
         self.started: list[_Agent] = []
         self._files: list[IO[bytes]] = []
 
-    def start(self, name: str, nic: Nic, args: Sequence[str], *, ready: str | None = None) -> _Agent:
+    def start(self, name: str, nic: EmulatedNic, args: Sequence[str], *, ready: str | None = None) -> _Agent:
         """Start one agent in `nic`'s namespace; with `ready`, wait until its stderr says so."""
         summary, log = self.work_dir / f"{name}.json", self.work_dir / f"{name}.err"
         out = open(summary, "wb")  # noqa: SIM115 (closed in __exit__)
@@ -334,7 +334,7 @@ class QueueSampler:
 def _sender_args(
     setup: IncastSetup,
     settings: IncastSettings,
-    nic: Nic,
+    nic: EmulatedNic,
     i: int,
     *,
     cc: str,

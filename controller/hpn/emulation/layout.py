@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from hpn.emulation.control import CONTROL_SOCKET
+from hpn.emulation.control_socket import CONTROL_SOCKET
 from hpn.netlab.netns import check_ifname
 from hpn.topology.model import Endpoint, Fabric, Host, Link, NicPort, SwitchPort
 

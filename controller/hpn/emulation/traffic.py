@@ -44,7 +44,7 @@ PACKET_OUTGOING = 4
 
 
 @dataclass(frozen=True)
-class Nic:
+class EmulatedNic:
     """One NIC of an emulated host, as traffic sees it."""
 
     host: str
@@ -58,12 +58,12 @@ class Nic:
         return f"{self.host}/nic{self.rail}"
 
 
-def fabric_nics(layout: Layout) -> dict[tuple[str, int], Nic]:
+def fabric_nics(layout: Layout) -> dict[tuple[str, int], EmulatedNic]:
     out = {}
     for host in layout.fabric.hosts:
         ports = layout.host_ports(host)
         for nic in host.nics:
-            out[(host.name, nic.rail)] = Nic(
+            out[(host.name, nic.rail)] = EmulatedNic(
                 host.name,
                 nic.rail,
                 host.segment,
@@ -75,8 +75,8 @@ def fabric_nics(layout: Layout) -> dict[tuple[str, int], Nic]:
 
 
 def same_rail_pairs(
-    nics: Iterable[Nic], rail: int | None = None, cross_segment: bool = False
-) -> list[tuple[Nic, Nic]]:
+    nics: Iterable[EmulatedNic], rail: int | None = None, cross_segment: bool = False
+) -> list[tuple[EmulatedNic, EmulatedNic]]:
     """Ordered pairs of NICs on the same rail (optionally only across segments)."""
     listed = [n for n in nics if rail is None or n.rail == rail]
     return [
@@ -102,16 +102,16 @@ def _echo(ident: int, seq: int) -> bytes:
 
 
 def ping(
-    pairs: Sequence[tuple[Nic, Nic]], timeout: float = 3.0, resend: float = 0.5
-) -> dict[tuple[Nic, Nic], float | None]:
+    pairs: Sequence[tuple[EmulatedNic, EmulatedNic]], timeout: float = 3.0, resend: float = 0.5
+) -> dict[tuple[EmulatedNic, EmulatedNic], float | None]:
     """Round-trip time of one ICMP echo per pair (None: no answer within `timeout`).
 
     Unanswered pairs are asked again every `resend` seconds: the result says
     whether the pair is reachable, not whether a single packet was lost.
     """
-    socks: dict[Nic, socket.socket] = {}
+    socks: dict[EmulatedNic, socket.socket] = {}
     ident = os.getpid() & 0xFFFF
-    result: dict[tuple[Nic, Nic], float | None] = {p: None for p in pairs}
+    result: dict[tuple[EmulatedNic, EmulatedNic], float | None] = {p: None for p in pairs}
     sent_at: dict[int, float] = {}
     by_seq = {seq: pair for seq, pair in enumerate(pairs, start=1)}
     try:
@@ -165,8 +165,8 @@ class Flow:
     an INT stack.
     """
 
-    src: Nic
-    dst: Nic
+    src: EmulatedNic
+    dst: EmulatedNic
     sport: int
     dport: int = 5001
     port: int | None = None
@@ -223,7 +223,7 @@ class FlowSet:
         self.logs = [FlowLog(f) for f in self.flows]
         self.cond = threading.Condition()  # notified on every packet received
         self._senders: list[socket.socket] = []
-        self._receivers: dict[tuple[Nic, int], socket.socket] = {}
+        self._receivers: dict[tuple[EmulatedNic, int], socket.socket] = {}
         try:
             for flow in self.flows:
                 device = None if flow.port is None else flow.src.ports[flow.port]
@@ -391,8 +391,8 @@ class BackgroundFlows:
 
 @dataclass(frozen=True)
 class TcpResult:
-    src: Nic
-    dst: Nic
+    src: EmulatedNic
+    dst: EmulatedNic
     sent: int
     received: int
     intact: bool
@@ -405,7 +405,7 @@ class TcpResult:
 
 
 def tcp_transfer(
-    src: Nic, dst: Nic, nbytes: int = 16384, port: int = 5201, timeout: float = 5.0
+    src: EmulatedNic, dst: EmulatedNic, nbytes: int = 16384, port: int = 5201, timeout: float = 5.0
 ) -> TcpResult:
     """Connect src -> dst, send `nbytes` of a known pattern, check every byte arrives intact."""
     pattern = bytes(i % 251 for i in range(nbytes))

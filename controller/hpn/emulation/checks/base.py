@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hpn.emulation.controller import EmulationController
-from hpn.emulation.fabric import Emulation
-from hpn.emulation.traffic import Capture, Flow, FlowLog, FlowSet, Nic, fabric_nics
+from hpn.emulation.emulation import Emulation
+from hpn.emulation.emulation_controller import EmulationController
+from hpn.emulation.traffic import Capture, EmulatedNic, Flow, FlowLog, FlowSet, fabric_nics
 from hpn.topology.model import Fabric, NicPort, Role, SwitchPort
 
 
@@ -48,7 +48,7 @@ class Lab:
 
     emulation: Emulation
     ctl: EmulationController
-    nics: dict[tuple[str, int], Nic] = field(init=False)
+    nics: dict[tuple[str, int], EmulatedNic] = field(init=False)
 
     def __post_init__(self) -> None:
         self.nics = fabric_nics(self.emulation.layout)
@@ -57,10 +57,10 @@ class Lab:
     def fabric(self) -> Fabric:
         return self.emulation.fabric
 
-    def nic(self, host: str, rail: int) -> Nic:
+    def nic(self, host: str, rail: int) -> EmulatedNic:
         return self.nics[(host, rail)]
 
-    def tor(self, nic: Nic, port: int) -> str:
+    def tor(self, nic: EmulatedNic, port: int) -> str:
         sp = self.fabric.nic_switch_port(NicPort(nic.host, nic.rail, port))
         assert sp is not None, f"{nic} port {port} is not cabled"
         return sp.switch

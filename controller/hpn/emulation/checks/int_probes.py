@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from hpn.emulation.checks.base import Lab, Verdict, _uplinks, run_flows
-from hpn.emulation.traffic import Flow, Nic
+from hpn.emulation.traffic import EmulatedNic, Flow
 from hpn.telemetry import ROCEV2_UDP_PORT, TX_BYTES_UNIT, IntStack, timestamp_delta, tx_bytes_delta
 from hpn.telemetry.codec import TIMESTAMP_BITS
 from hpn.telemetry.packets import decode_int_packet, validate_lengths_and_checksums
@@ -130,7 +130,7 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
 
 
 def _int_path(
-    fabric: Fabric, src_tor: str, dst_tor: str, dst: Nic, grown: dict[tuple[str, int], int]
+    fabric: Fabric, src_tor: str, dst_tor: str, dst: EmulatedNic, grown: dict[tuple[str, int], int]
 ) -> list[tuple[str, int, int]] | None:
     """(switch, egress port, link Gb/s) of the probes' 3 hops, from the counters that grew."""
     up = [

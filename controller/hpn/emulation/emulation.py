@@ -4,7 +4,7 @@
 (posix_spawn: no fork, so this works from a process holding gRPC channels),
 waits on a pipe until the process says the fabric is wired and every switch
 listens, gives the hosts' namespaces their names, and writes the targets file
-hpnctl reads. It does not program the switches (hpn.emulation.controller
+hpnctl reads. It does not program the switches (hpn.emulation.emulation_controller
 does). If anything fails or is interrupted half way, it takes down what it
 created before returning.
 
@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hpn.emulation.control import ControlError, request
+from hpn.emulation.control_socket import ControlError, request
 from hpn.emulation.layout import Layout
 from hpn.emulation.state import EmulationState, Proc
 from hpn.netlab.bmv2 import Bmv2Cli, bmv2_missing, cli_argv

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from hpn.desired import desired_entities, desired_states
-from hpn.emulation.fabric import Emulation
+from hpn.emulation.emulation import Emulation
 from hpn.emulation.failure_steps import failure_steps
 from hpn.pipeline import Entity
 from hpn.pipeline.names import PORT_TX_COUNTER
