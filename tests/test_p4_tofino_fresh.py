@@ -11,7 +11,9 @@ from types import ModuleType
 
 import pytest
 
-from hpn.pipeline.p4info import REPO_ROOT, TOFINO_OUT
+from hpn.pipeline.p4info import TOFINO_OUT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def tofino_build() -> ModuleType:
@@ -74,3 +76,23 @@ def test_bfrt_json_is_compared_without_the_snapshot_tables_only(tmp_path: Path) 
     other = next(i for i, t in enumerate(schema["tables"]) if i not in snapshot)
     schema["tables"][other]["id"] += 1  # a real change
     assert tool.stale_files({"bfrt.json": json.dumps(schema)}, TOFINO_OUT) == ["bfrt.json"]
+
+
+def test_bfrt_json_is_written_the_same_whatever_order_bf_p4c_lists_its_snapshot_tables() -> None:
+    """Two runs of bf-p4c on one source differ in the order of the snapshot tables and of
+    the ids that depend on them: what `make p4-tna` writes must not."""
+    tool = tofino_build()
+    schema = json.loads((TOFINO_OUT / "bfrt.json").read_text())
+    names = [t["name"] for t in schema["tables"]]
+    one = tool.normalised_bfrt(json.dumps(schema))
+    snapshot = [i for i, t in enumerate(schema["tables"]) if t["name"].startswith("pipe.snapshot.")]
+    tables = schema["tables"]
+    a, b = snapshot[1], snapshot[-1]
+    tables[a], tables[b] = tables[b], tables[a]  # ingress_trigger and egress_trigger trade places
+    for table in tables:
+        if len(table.get("depends_on", [])) > 1:
+            table["depends_on"].reverse()
+    other = tool.normalised_bfrt(json.dumps(schema))
+    assert other == one
+    assert sorted(t["name"] for t in json.loads(one)["tables"]) == sorted(names), "no table lost"
+    assert tool.normalised_bfrt(one) == one, "normalising twice changes nothing"

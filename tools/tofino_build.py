@@ -107,9 +107,33 @@ def build_outputs(build: Path) -> dict[str, str]:
             )
     return {
         "hpn.p4info.txtpb": (build / "hpn.p4info.txtpb").read_text(),
-        "bfrt.json": (build / "bfrt.json").read_text(),
+        "bfrt.json": normalised_bfrt((build / "bfrt.json").read_text()),
         "resources.json": json.dumps(summary, indent=2, sort_keys=True) + "\n",
     }
+
+
+def _is_snapshot(table: dict[str, Any]) -> bool:
+    return str(table["name"]).startswith("pipe.snapshot.")
+
+
+def normalised_bfrt(text: str) -> str:
+    """bfrt.json as the same source always gives it. bf-p4c lists its snapshot tables (a
+    debugging aid of the SDE, pipe.snapshot.*) in an order that changes from run to run,
+    and the ids in each `depends_on` with them: those tables are put in name order, at
+    the place of the first of them, and every `depends_on` in id order. Nothing is
+    renamed or renumbered, so the schema still matches the build's context.json."""
+    schema = json.loads(text)
+    tables: list[dict[str, Any]] = schema["tables"]
+    snapshot = sorted((t for t in tables if _is_snapshot(t)), key=lambda t: str(t["name"]))
+    if snapshot:
+        first = next(i for i, t in enumerate(tables) if _is_snapshot(t))
+        rest = [t for t in tables if not _is_snapshot(t)]
+        tables = rest[:first] + snapshot + rest[first:]
+    for table in tables:
+        if "depends_on" in table:
+            table["depends_on"] = sorted(table["depends_on"])
+    schema["tables"] = tables
+    return json.dumps(schema, indent=2) + "\n"
 
 
 def comparable(name: str, text: str) -> object:
