@@ -33,6 +33,7 @@ from hpn.desired import desired_entities, desired_states
 from hpn.emulation import control_socket
 from hpn.emulation.failure_steps import Step, failure_steps
 from hpn.pipeline import Entity, Target
+from hpn.pipeline.drop_reasons import DropReason, drops_by_reason
 from hpn.routing.failures import FailureView
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
 from hpn.routing.reach import reachability
@@ -304,35 +305,55 @@ def status(
     targets_file: TargetsFile = None,
     switch: Only = [],  # noqa: B006
     connect_timeout: ConnectTimeout = 10.0,
+    target: TargetOption = Target.BMV2,
 ) -> None:
-    """Reachability, pipeline and entry counts of every switch (or those named)."""
+    """Reachability, pipeline, entry counts and drops by reason of every switch (or those
+    named)."""
     fabric = load(topology)
     options = session_options(connect_timeout)
-    pipeline_schema()
+    pipeline_schema(target)
     unknown = [name for name in switch if not fabric.has_switch(name)]
     if unknown:
         fail(Exit.BAD_INPUT, f"--switch: no such switch in {fabric.name}: {', '.join(unknown)}")
     targets = switch_targets(fabric, host, targets_file, switch or [s.name for s in fabric.switches])
 
-    async def run() -> dict[str, SwitchStatus]:
+    async def run() -> tuple[dict[str, SwitchStatus], dict[str, dict[DropReason, int]]]:
         async with FabricSession(targets, options) as session:
-            return await session.status()
+            found = await session.status()
+            cells = [await session.read_counters(c) for c in target.drop_counters]
+        drops = {
+            name: drops_by_reason({i: v.packets for i, v in per[name].items()} for per in cells)
+            for name in found
+            if all(name in per for per in cells)
+        }
+        return found, drops
 
-    table = Table("switch", "reachable", "primary", "pipeline", "entries")
-    found = sorted(asyncio.run(run()).items())
+    table = Table("switch", "reachable", "primary", "pipeline", "entries", "drops")
+    statuses, drops = asyncio.run(run())
+    found = sorted(statuses.items())
     for name, st in found:
         if not st.reachable:
-            table.add_row(name, "[red]no[/red]", "-", "-", "-")
+            table.add_row(name, "[red]no[/red]", "-", "-", "-", "-")
             continue
         pipeline = {True: "ok", False: "[yellow]differs[/yellow]", None: "?"}[st.pipeline_cookie_matches]
         entries = "?" if st.error else str(st.total_entries)
-        table.add_row(name, "yes", "yes" if st.primary else "no", pipeline, entries)
+        table.add_row(
+            name, "yes", "yes" if st.primary else "no", pipeline, entries, _drops_cell(drops.get(name))
+        )
     console.print(table)
     for _, st in found:
         if st.error:
             console.print(f"[red]{st.error}[/red]")
     if any(not st.reachable for _, st in found):
         raise typer.Exit(int(Exit.UNREACHABLE))
+
+
+def _drops_cell(drops: Mapping[DropReason, int] | None) -> str:
+    """`NO_ROUTE 3, TTL_EXPIRED 1` (reasons that counted any), `0`, or `?` (unread)."""
+    if drops is None:
+        return "?"
+    seen = [f"{reason.name} {count}" for reason, count in drops.items() if count]
+    return ", ".join(seen) or "0"
 
 
 class LinkState(str, Enum):

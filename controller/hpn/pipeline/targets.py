@@ -50,6 +50,13 @@ class Target(enum.Enum):
         return (*names.COMMON_TABLES, names.ECN_RAMP, names.SEED_SBOX)
 
     @property
+    def drop_counters(self) -> tuple[str, ...]:
+        """Every counter of dropped packets by reason: Tofino also drops in egress (the
+        IPv4 length check, a cut INT stack) and counts those apart."""
+        extra = (names.EGRESS_DROP_COUNTER,) if self is Target.TOFINO else ()
+        return (names.DROP_COUNTER, *extra)
+
+    @property
     def counters(self) -> tuple[str, ...]:
         extra = (names.EGRESS_DROP_COUNTER,) if self is Target.TOFINO else ()
         return (*names.ALL_COUNTERS, *extra)
