@@ -1,8 +1,10 @@
 """hpnctl on bad input: one row per case, with the exit code and the words the message must hold.
 
-Every row also requires: no traceback, an answer within seconds, and (where a row says
-so) nothing written. Switch addresses that must not answer are Unix sockets that do not
-exist, so nothing leaves this machine.
+Every row also requires: no traceback, an answer at all (a hang fails the row after
+HANG_SECONDS instead of stalling the run), and (where a row says so) nothing written.
+Switch addresses that must not answer are Unix sockets that do not exist, so nothing
+leaves this machine. How long the bounded inputs take to be refused is measured by
+bench/bench_bounds.py, not here.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RIG = (ROOT / "topologies" / "rig-4.yaml").read_text()
 MINI = (ROOT / "topologies" / "hpn-mini.yaml").read_text()
 FOREIGN_P4INFO = ROOT / "tests" / "data" / "encoding_fixture.p4info.txtpb"
-SECONDS = 10.0
-"""Every case answers well within this, on a loaded machine too."""
 HANG_SECONDS = 30.0
+"""A case that has not answered by then hangs (a watchdog, not a speed limit)."""
 
 Patch = Callable[[pytest.MonkeyPatch, Path], None]
 Check = Callable[[Path], None]
@@ -580,9 +580,7 @@ def test_bad_input(case: Case, case_dir: Path, monkeypatch: pytest.MonkeyPatch) 
     if case.patch is not None:
         case.patch(monkeypatch, case_dir)
     argv = [arg.replace("{dir}", str(case_dir)) for arg in case.argv]
-    started = time.monotonic()
     result = CliRunner().invoke(app, argv)
-    seconds = time.monotonic() - started
     out = result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), out
     assert "Traceback" not in out
@@ -593,7 +591,6 @@ def test_bad_input(case: Case, case_dir: Path, monkeypatch: pytest.MonkeyPatch) 
         assert word not in out, f"{word!r} should not be in:\n{out}"
     for word in case.once:
         assert out.count(word) == 1, f"{word!r} should appear once in:\n{out}"
-    assert seconds < SECONDS, f"took {seconds:.1f}s"
     if case.after is not None:
         case.after(case_dir)
 

@@ -1,9 +1,11 @@
-"""Topology YAML and file reading: bounds on aliases, each node walked once, same data as PyYAML."""
+"""Topology YAML and file reading: bounds on aliases, each node walked once, same data as PyYAML.
+
+How long the refusals take is measured by bench/bench_bounds.py, not here."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,12 +23,25 @@ def _levels(levels: int, fanout: int = 10, leaf: str = "{x: 1, x: 2}") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _count_opened(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the collection nodes `inspect_nodes` opens (a one-item list, updated in place)."""
+    opened = [0]
+    real = yamldoc._open
+
+    def counting(*args: Any) -> Any:
+        opened[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(yamldoc, "_open", counting)
+    return opened
+
+
 def test_an_aliased_node_is_walked_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yamldoc, "MAX_ALIAS_EXPANSION", 10**30)
     node = yaml.compose(_levels(12), Loader=yaml.SafeLoader)
-    started = time.monotonic()
+    opened = _count_opened(monkeypatch)
     problems = yamldoc.inspect_nodes(node)
-    assert time.monotonic() - started < 1.0  # 10**11 leaves if walked as copies
+    assert opened == [1 + 12]  # the document and a0..a11, not the 10**11 copies the aliases stand for
     assert [(p.path, p.message) for p in problems] == [(("a0", "x"), "duplicate key")]
 
 
@@ -41,22 +56,27 @@ def test_aliases_may_add_up_to_the_limit_and_not_one_node_more(monkeypatch: pyte
     assert "more than 100 nodes" in problem.message and "line 1" in problem.message
 
 
-def test_alias_bomb_is_refused_at_once_with_the_path_of_the_alias() -> None:
-    started = time.monotonic()
+def test_alias_bomb_is_refused_at_once_with_the_path_of_the_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = _count_opened(monkeypatch)
     with pytest.raises(TopologyError) as err:
         yamldoc.parse_yaml(_levels(10, leaf="[x]"), "bomb.yaml")
-    assert time.monotonic() - started < 2.0
+    assert opened[0] <= 1 + 10  # each anchor at most once: refused before anything is expanded
     (problem,) = err.value.problems
     assert problem.path[0] == "a6" and "aliases expand the document" in problem.message
 
 
+class _DeepLeaf:
+    """A value whose repr must never be asked for: it is 30 levels down."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("the repr of the whole value was built")
+
+
 def test_values_in_messages_are_shortened_without_building_their_repr() -> None:
-    value: object = "x" * 1000
+    value: object = _DeepLeaf()
     for _ in range(30):  # 10**30 leaves if repr walked it all
         value = [value] * 10
-    started = time.monotonic()
     text = loader._shorten(value)
-    assert time.monotonic() - started < 0.1
     assert len(text) <= 60 and text.startswith("[[[")
 
 
@@ -96,17 +116,12 @@ def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pyte
         read_topology_text(str(path))
 
 
-def test_a_20000_host_explicit_topology_validates_in_seconds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The bench's file; before the C parser and the paused collector it took 40 s here."""
+def test_a_20000_host_explicit_topology_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file bench/bench_validate.py times."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
     from bench_validate import explicit_text
 
     path = tmp_path / "big.yaml"
     path.write_text(explicit_text(20_000))
-    started = time.monotonic()
     fabric = load_fabric(path)
-    seconds = time.monotonic() - started
     assert len(fabric.hosts) == 20_000 and len(fabric.links) == 40_628
-    assert seconds < 20.0, f"{seconds:.1f}s"
