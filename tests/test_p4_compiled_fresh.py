@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hpn.pipeline.p4info import BMV2_JSON_PATH, P4INFO_PATH, REPO_ROOT
+from hpn.pipeline.p4info import BMV2_JSON_PATH, P4INFO_PATH
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.needs_p4c
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from finsy.proto import p4i
 from google.protobuf import text_format
 
-from hpn.pipeline.p4info import P4INFO_PATH, REPO_ROOT, TOFINO_P4INFO_PATH
+from hpn.pipeline.p4info import P4INFO_PATH, TOFINO_P4INFO_PATH
 
-DOC = REPO_ROOT / "docs" / "tofino.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "tofino.md"
 MARKER = "<!-- p4info-differences"
 
 

@@ -17,6 +17,7 @@ from hpn.pipeline import BMV2_JSON_PATH as BMV2_JSON_PATH  # the program every c
 from hpn.pipeline import P4INFO_PATH as P4INFO_PATH  # read from here at each use (tests repoint them)
 from hpn.pipeline import TOFINO_P4INFO_PATH as TOFINO_P4INFO_PATH
 from hpn.pipeline import PipelineMismatch, Target, load_schema
+from hpn.pipeline.p4info import not_found
 from hpn.topology.errors import TopologyError
 from hpn.topology.loader import load_fabric
 from hpn.topology.model import Fabric
@@ -97,7 +98,7 @@ def pipeline_schema(target: Target = Target.BMV2) -> fy.P4Schema:
     when it cannot be)."""
     p4info = P4INFO_PATH if target is Target.BMV2 else TOFINO_P4INFO_PATH
     if target is Target.BMV2 and not BMV2_JSON_PATH.exists():
-        fail(Exit.BAD_INPUT, f"{BMV2_JSON_PATH} not found: run `make p4` to compile the P4 program")
+        fail(Exit.BAD_INPUT, not_found(BMV2_JSON_PATH, target))
     try:
         return load_schema(p4info, BMV2_JSON_PATH if target is Target.BMV2 else None, target)
     except PipelineMismatch as exc:

@@ -1,13 +1,18 @@
 """Load a target's compiled P4Info and check every name pipeline/ uses against it.
 
-The compiled programs live in ``p4src/out/<target>/`` of the repository. An installed
-copy of the package finds them through the environment variable ``HPN_P4_OUT`` (the
-folder that holds ``bmv2/`` and ``tofino/``); a checkout finds them next to the package.
+The compiled programs (``bmv2/`` and ``tofino/``) are looked up, first found wins:
+
+1. the folder the environment variable ``HPN_P4_OUT`` names (another build);
+2. ``p4src/out/`` of the source checkout the package is imported from
+   (``<checkout>/controller/hpn``), so the output of ``make p4`` is what runs;
+3. ``hpn/p4out/`` inside an installed package: the wheel carries a copy of
+   ``p4src/out`` (setup.py), so an installed ``hpnctl`` works from any directory.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,27 +22,42 @@ from hpn.pipeline import names
 from hpn.pipeline.targets import Target
 
 P4_OUT_ENV = "HPN_P4_OUT"
+PACKAGED_P4_OUT = "p4out"
+"""Folder of the installed package (next to this package's ``pipeline/``) holding the copy."""
+
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
-def _find_p4_out() -> Path:
-    configured = os.environ.get(P4_OUT_ENV)
+def find_p4_out(environ: Mapping[str, str], package: Path) -> Path:
+    """Where the compiled outputs are, for the package at `package` (the ``hpn`` folder).
+
+    When none of the three places exists, the packaged one: the error then names it.
+    """
+    configured = environ.get(P4_OUT_ENV)
     if configured:
         return Path(configured)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "p4src" / "out"
-        if candidate.is_dir():
-            return candidate
-    # Not found: the paths below name where it was looked for; load_schema says what to do.
-    return Path.cwd() / "p4src" / "out"
+    if package.parent.name == "controller":
+        checkout = package.parent.parent / "p4src" / "out"
+        if checkout.is_dir():
+            return checkout
+    return package / PACKAGED_P4_OUT
 
 
-P4_OUT = _find_p4_out()
-REPO_ROOT = P4_OUT.parent.parent
+P4_OUT = find_p4_out(os.environ, _PACKAGE)
 BMV2_OUT = P4_OUT / "bmv2"
 TOFINO_OUT = P4_OUT / "tofino"
 P4INFO_PATH = BMV2_OUT / "hpn.p4info.txtpb"
 BMV2_JSON_PATH = BMV2_OUT / "hpn.json"
 TOFINO_P4INFO_PATH = TOFINO_OUT / "hpn.p4info.txtpb"
+
+
+def not_found(path: Path, target: Target) -> str:
+    """What to do about a compiled output that is not where it was looked for."""
+    hint = "make p4" if target is Target.BMV2 else "make p4-tna"
+    return (
+        f"{path} not found: run `{hint}` in the source checkout, reinstall hpn-p4, or point "
+        f"{P4_OUT_ENV} at the folder holding the compiled bmv2/ and tofino/ outputs"
+    )
 
 
 def p4info_path(target: Target) -> Path:
@@ -93,11 +113,7 @@ def load_schema(
 ) -> fy.P4Schema:
     """The P4Schema of the compiled program, checked against pipeline names."""
     if not p4info.exists():
-        hint = "make p4" if target is Target.BMV2 else "make p4-tna"
-        raise PipelineMismatch(
-            f"{p4info} not found: run `{hint}` in the repository, or point {P4_OUT_ENV} at the "
-            "folder holding the compiled bmv2/ and tofino/ outputs"
-        )
+        raise PipelineMismatch(not_found(p4info, target))
     schema = fy.P4Schema(p4info, p4blob if p4blob is not None and p4blob.exists() else None)
     check_schema(schema, str(p4info), target)
     return schema
