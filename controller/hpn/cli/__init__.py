@@ -19,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     callback=quiet_logs,
+    # Plain help: typer's rich help gives every flag a `<bool>` type column.
+    rich_markup_mode=None,
 )
 app.command()(fabric_cmds.validate)
 app.command()(fabric_cmds.plan)

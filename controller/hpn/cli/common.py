@@ -11,7 +11,11 @@ from typing import NoReturn
 import finsy as fy
 import typer
 from google.protobuf import text_format
+from rich.align import AlignMethod
 from rich.console import Console, ConsoleDimensions
+from rich.rule import Rule
+from rich.style import Style
+from rich.text import TextType
 
 from hpn.pipeline import BMV2_JSON_PATH as BMV2_JSON_PATH  # the program every command uses;
 from hpn.pipeline import P4INFO_PATH as P4INFO_PATH  # read from here at each use (tests repoint them)
@@ -24,6 +28,9 @@ from hpn.topology.model import Fabric
 
 UNWRAPPED = 1 << 16
 """Line width when the output is not a terminal: wide enough that nothing is wrapped."""
+PIPED_RULE_WIDTH = 80
+"""Width of a rule (a heading line) when the output is not a terminal: a rule fills the
+console's width, which there is UNWRAPPED."""
 
 
 class CliConsole(Console):
@@ -39,6 +46,19 @@ class CliConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def rule(
+        self,
+        title: TextType = "",
+        *,
+        characters: str = "─",
+        style: str | Style = "rule.line",
+        align: AlignMethod = "center",
+    ) -> None:
+        if self.is_terminal:
+            super().rule(title, characters=characters, style=style, align=align)
+        else:
+            self.print(Rule(title, characters=characters, style=style, align=align), width=PIPED_RULE_WIDTH)
 
 
 console = CliConsole(soft_wrap=True, highlight=False)

@@ -32,7 +32,7 @@ from hpn.topology.model import Fabric
 
 if TYPE_CHECKING:  # the demo's modules (scapy, matplotlib) load only when the demo runs
     from hpn.emulation import checks
-    from hpn.emulation.report import DemoReport
+    from hpn.experiments.demo.report import DemoReport
 
 Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
 LogLevel = Annotated[str, typer.Option(help="bmv2 log level: trace, debug, info, warn, error, off")]
@@ -42,6 +42,7 @@ HPCC_TOPOLOGY = "hpcc-incast.yaml"
 emulate_app = typer.Typer(
     help="Emulated fabric: Mininet hosts with dual-port NICs, one bmv2 per switch, programmed by hpnctl.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -232,6 +233,7 @@ async def _demo(
     topology: Path, merged: Path | None, hpcc: Path | None, log_level: str, report: DemoReport
 ) -> None:
     from hpn.emulation import checks
+    from hpn.experiments.demo.hpcc_check import hpcc_incast
 
     async with _running(topology, log_level, report) as lab:
         dual_planes = len(lab.fabric.planes) > 1 and not lab.fabric.planes_merged
@@ -249,7 +251,7 @@ async def _demo(
     if hpcc is not None:
         async with _running(hpcc, log_level, None) as lab:
             work_dir = lab.emulation.layout.run_dir / "incast"
-            report.hpcc = await _step("HPCC incast (no CC, then HPCC)", checks.hpcc_incast(lab, work_dir))
+            report.hpcc = await _step("HPCC incast (no CC, then HPCC)", hpcc_incast(lab, work_dir))
 
 
 def _sibling(topology: Path, name: str) -> Path | None:
@@ -278,8 +280,8 @@ def demo(
 
     Then a short HPCC incast on a fabric of its own, without and with HPCC (docs/hpcc.md).
     """
-    from hpn.emulation import incast_report
-    from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
+    from hpn.experiments.demo.report import DemoReport, PlottingUnavailable, plot, render
+    from hpn.experiments.incast import report as incast_report
 
     _missing_or_exit()
     fabric = load(topology)
