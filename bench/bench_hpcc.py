@@ -17,7 +17,7 @@ docs/hpcc.md ("The incast experiment") defines every number and lists the limits
 
 Needs root, Mininet, bmv2 (simple_switch_grpc, simple_switch_CLI) and the compiled program;
 without them it says what is missing and exits 4. This is a benchmark, not a test: absolute
-numbers move with the machine's load; it exits 0 whether or not the targets are met, 1 when
+numbers move with the machine's load; it exits 0 whether or not the goals are met, 1 when
 the experiment itself did not work.
 """
 
@@ -38,18 +38,18 @@ sys.path.insert(0, str(ROOT / "controller"))
 
 
 from hpn.cli.common import CliConsole, run_dir  # noqa: E402
-from hpn.emulation import incast_report  # noqa: E402
 from hpn.emulation.emulation import Emulation, EmulationError, interrupts_deferred, missing_prerequisites  # noqa: E402
 from hpn.emulation.emulation_controller import EmulationController  # noqa: E402
-from hpn.emulation.incast import (  # noqa: E402
+from hpn.emulation.plotting import PlottingUnavailable  # noqa: E402
+from hpn.experiments.incast import (  # noqa: E402
     Comparison,
     IncastError,
     IncastSettings,
     compare,
+    goals,
     incast_setup,
-    targets,
 )
-from hpn.emulation.plotting import PlottingUnavailable  # noqa: E402
+from hpn.experiments.incast import report as incast_report  # noqa: E402
 from hpn.netlab.bmv2 import cli_missing  # noqa: E402
 from hpn.topology.errors import TopologyError  # noqa: E402
 from hpn.topology.loader import load_fabric  # noqa: E402
@@ -150,7 +150,7 @@ def results_json(comparison: Comparison) -> dict[str, Any]:
         "bottleneck": setup.bottleneck,
         "rtt": None if comparison.rtt is None else asdict(comparison.rtt),
         "outcomes": outcomes,
-        "targets": [asdict(t) for t in targets(comparison)],
+        "goals": [asdict(g) for g in goals(comparison)],
     }
 
 

@@ -43,9 +43,9 @@ from hpn.emulation.hosts import (
     usable_ports,
 )
 from hpn.emulation.layout import Layout, LayoutError
-from hpn.emulation.report import DemoReport, PlottingUnavailable, plot, render
 from hpn.emulation.state import EmulationState, Proc
 from hpn.emulation.traffic import EmulatedNic, Flow, FlowLog, FlowSet, fabric_nics, ping, tcp_transfer
+from hpn.experiments.demo.report import DemoReport, PlottingUnavailable, plot, render
 from hpn.netlab.ethtool import disable_tx_checksum
 from hpn.netlab.netns import entered, existing_namespaces, require_tools
 from hpn.routing.compute import compute_fabric_state

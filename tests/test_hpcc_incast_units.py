@@ -1,5 +1,5 @@
 """The incast experiment without a fabric: reading the receiver's log, the numbers of a run
-made up by hand, the targets, the runtime CLI session (against a stand-in CLI) and the
+made up by hand, the goals, the runtime CLI session (against a stand-in CLI) and the
 bench's command line."""
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hpn.emulation import incast_report
-from hpn.emulation.checks import HpccIncastResult
 from hpn.emulation.emulation import Emulation
-from hpn.emulation.incast import (
+from hpn.emulation.traffic import EmulatedNic
+from hpn.experiments.demo.hpcc_check import HpccIncastResult
+from hpn.experiments.incast import (
     Arrival,
     Comparison,
     IncastRun,
     IncastSettings,
     IncastSetup,
+    goals,
     incast_setup,
     queue_ratio,
     read_arrivals,
     summarize,
-    targets,
 )
-from hpn.emulation.traffic import EmulatedNic
+from hpn.experiments.incast import report as incast_report
 from hpn.hpcc.cli import _arrival_record
 from hpn.hpcc.messages import AckKind
 from hpn.hpcc.receiver import Arrival as ReceiverArrival
@@ -130,7 +130,7 @@ def test_summarize_by_hand() -> None:
     assert [r.rates["10.0.0.2"] for r in o.rates] == [0, 0, 10, 8]
 
 
-def test_targets_compare_queues_no_larger_than_the_buffer() -> None:
+def test_goals_compare_queues_no_larger_than_the_buffer() -> None:
     run = made_up_run()
     hpcc = summarize(run)
     run.cc = "none"
@@ -140,7 +140,7 @@ def test_targets_compare_queues_no_larger_than_the_buffer() -> None:
     # no CC's readings (50,000 B) count as the buffer (4,384 B); HPCC's p99 is 2,447.84 B
     assert queue_ratio(comparison, "int") == pytest.approx(2447.84 / 4384)
     assert queue_ratio(comparison, "bmv2") == 1.0  # both modes read the same 2,192 B
-    met = {t.what: t.met for t in targets(comparison)}
+    met = {g.what: g.met for g in goals(comparison)}
     assert met == {
         "HPCC p99 queue / no CC's (INT)": False,  # 0.56
         "HPCC p99 queue / no CC's (bmv2)": False,
@@ -268,7 +268,7 @@ def made_up_comparison() -> Comparison:
     return Comparison(run.settings, SETUP, None, {}, {"none": summarize(run), "hpcc": hpcc})
 
 
-def test_the_report_stars_readings_beyond_the_buffer_and_states_the_targets(tmp_path: Path) -> None:
+def test_the_report_stars_readings_beyond_the_buffer_and_states_the_goals(tmp_path: Path) -> None:
     console = Console(record=True, width=200)
     comparison = made_up_comparison()
     console.print(incast_report.table(comparison))
@@ -277,8 +277,8 @@ def test_the_report_stars_readings_beyond_the_buffer_and_states_the_targets(tmp_
     text = console.export_text()
     assert "queue p99, INT (B)" in text and "4,384*" in text  # no CC's 50,000 B shown as the buffer
     assert "read up to 50,000 B, more than the buffer holds (4,384 B = 4 x 1096 B)" in text
-    assert "target HPCC goodput / bottleneck >= 90%: 0.725, NOT met" in text
-    assert "target HPCC Jain fairness after the join >= 0.95: 0.997, met" in text
+    assert "goal HPCC goodput / bottleneck >= 90%: 0.725, NOT met" in text
+    assert "goal HPCC Jain fairness after the join >= 0.95: 0.997, met" in text
     png = incast_report.plot(comparison, tmp_path / "incast.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -288,7 +288,7 @@ def test_the_demo_check_summary_names_the_headline_numbers() -> None:
     assert result.ok
     assert result.summary() == (
         "2:1 at 20 pkt/s: HPCC p99 queue (INT) 2,448 B, 0.558 of no CC's; goodput 72% -> 72%; "
-        "Jain 0.997; targets met 1/4"
+        "Jain 0.997; goals met 1/4"
     )
     assert HpccIncastResult(None, ["no fabric"], 0.0).summary() == "not measured"
 

@@ -27,20 +27,17 @@ from hpn.emulation.checks.disruption import (
     failover,
     restart,
 )
-from hpn.emulation.checks.hpcc_incast import DEMO_SETTINGS, HpccIncastResult, hpcc_incast
 from hpn.emulation.checks.int_probes import IntHopReport, IntResult, int_telemetry
 from hpn.emulation.checks.isolation import PlaneIsolationResult, plane_isolation
 from hpn.emulation.checks.reachability import ConnectivityResult, connectivity
 
 __all__ = [
-    "DEMO_SETTINGS",
     "LOSS_TOLERANCE",
     "CheckResult",
     "ConnectivityResult",
     "FailoverEvent",
     "FailoverResult",
     "FlowRun",
-    "HpccIncastResult",
     "IntHopReport",
     "IntResult",
     "Lab",
@@ -53,7 +50,6 @@ __all__ = [
     "connectivity",
     "default_failures",
     "failover",
-    "hpcc_incast",
     "int_telemetry",
     "load_balancing",
     "max_mean",

@@ -36,13 +36,18 @@ class IntResult(Verdict):
 
     def summary(self) -> str:
         path = " -> ".join(f"{h.switch}:{h.port}" for h in self.hops) or "?"
-        return f"{self.probes_decoded}/{self.probes_sent} probes with {len(self.hops)} hops each: {path}"
+        skew = max((abs(clock_skew_ns(h, self.sender_steps_ns)) for h in self.hops), default=0)
+        return (
+            f"{self.probes_decoded}/{self.probes_sent} probes with {len(self.hops)} hops each: {path} "
+            f"(hop clocks within {skew / 1e6:.1f} ms of the sender's over the probes)"
+        )
 
 
-TIMESTAMP_SLACK_NS = 4_000_000
-"""How far a hop's time from the first probe to the last may be from the sender's (the
-queueing and scheduling of one probe on a busy host; steps between probes jitter more,
-but their sum only by what the first and the last probe met)."""
+def clock_skew_ns(hop: IntHopReport, sender_steps_ns: list[int]) -> int:
+    """How far a hop's time from the first probe to the last is from the sender's: what a
+    busy machine adds (a starved bmv2 handles queued probes in a burst). Reported, never
+    checked: it measures the machine, not the switch."""
+    return sum(hop.timestamp_steps_ns) - sum(sender_steps_ns[: len(hop.timestamp_steps_ns)])
 
 
 async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> IntResult:
@@ -51,11 +56,13 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
     The path is found independently from the switches' port counters (the ports
     whose egress byte count grew by the probes), and each slot is checked
     against it: the link rate of that port, its byte counter advancing by the
-    probes' bytes, its timestamps advancing as the sender's clock did, and the
+    probes' bytes, its timestamps advancing probe after probe, and the
     probes keeping their size at every hop (the stack is filled in place).
     Timestamps compare only within one switch: each bmv2 counts from its own start.
     They wrap every 2^24 ns (16.8 ms), so probes go 5 ms apart and steps compare
-    modulo the wrap.
+    modulo the wrap. Each switch's stamps must advance probe after probe; how far
+    they drift from the sender's clock depends on the machine's load and is only
+    reported (summary).
     """
     started = time.monotonic()
     fabric = lab.fabric
@@ -111,11 +118,6 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
         # Each step is below the 2^24 ns wrap (probes go 5 ms apart), so steps add up.
         if any(not 0 < step < 1 << (TIMESTAMP_BITS - 1) for step in steps):
             problems.append(f"slot {i} ({switch}): timestamps do not advance probe after probe: {steps}")
-        elif abs(sum(steps) - sum(sender_steps[: len(steps)])) > TIMESTAMP_SLACK_NS:
-            problems.append(
-                f"slot {i} ({switch}): timestamps advanced {sum(steps)} ns from the first probe to the "
-                f"last, the sender's clock {sum(sender_steps[: len(steps)])} ns"
-            )
     # Each hop fills its slot in place, so the probe leaves every hop with the same size.
     sizes = [h.counter_bytes / max(1, len(seqs)) for h in hop_reports]
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):

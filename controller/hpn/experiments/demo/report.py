@@ -14,12 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hpn.emulation import incast_report
 from hpn.emulation.checks import (
     CheckResult,
     ConnectivityResult,
     FailoverResult,
-    HpccIncastResult,
     IntResult,
     LoadBalancingResult,
     PlaneIsolationResult,
@@ -28,6 +26,8 @@ from hpn.emulation.checks import (
 )
 from hpn.emulation.plotting import PlottingUnavailable as PlottingUnavailable  # re-exported for the demo
 from hpn.emulation.plotting import pyplot
+from hpn.experiments.demo.hpcc_check import HpccIncastResult
+from hpn.experiments.incast import report as incast_report
 
 
 @dataclass

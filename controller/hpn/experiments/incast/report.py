@@ -11,8 +11,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from hpn.emulation.incast import Comparison, IncastOutcome, queue_ratio, targets
 from hpn.emulation.plotting import pyplot
+from hpn.experiments.incast.comparison import Comparison
+from hpn.experiments.incast.goals import goals, queue_ratio
+from hpn.experiments.incast.statistics import IncastOutcome
 from hpn.hpcc.metrics import QueueSummary
 
 MODE_NAMES = {"none": "no CC", "hpcc": "HPCC"}
@@ -111,7 +113,7 @@ def senders_table(comparison: Comparison) -> Table:
 
 
 def notes(comparison: Comparison) -> list[str]:
-    """Footnotes for the tables: the starred readings, the calibration, the targets."""
+    """Footnotes for the tables: the starred readings, the calibration, the goals."""
     out = []
     for mode, o in comparison.outcomes.items():
         readings = [q.maximum for q in (o.queue_int, o.queue_bmv2) if q is not None]
@@ -128,9 +130,9 @@ def notes(comparison: Comparison) -> list[str]:
             f"T measured: {r.samples} RTTs of one flow alone, min {r.min_us:.0f} us, "
             f"median {r.median_us:.0f} us, p90 {r.p90_us:.0f} us -> T = {base:.0f} us"
         )
-    for t in targets(comparison):
-        verdict = "met" if t.met else "NOT met"
-        out.append(f"target {t.what} {t.goal}: {t.value:.3f}, {verdict}")
+    for goal in goals(comparison):
+        verdict = "met" if goal.met else "NOT met"
+        out.append(f"goal {goal.what} {goal.wanted}: {goal.value:.3f}, {verdict}")
     return out
 
 

@@ -1,8 +1,8 @@
-"""HPCC closed-loop in the demo: a short run of the incast experiment (hpn.emulation.incast),
+"""HPCC closed-loop in the demo: a short run of the incast experiment (hpn.experiments.incast),
 without congestion control and with HPCC, on a fabric made for it (topologies/hpcc-incast.yaml).
 
 The check fails only when the experiment did not work (an agent or the fabric failed, no INT,
-a silent sender); whether HPCC met its targets is reported next to the numbers, as a
+a silent sender); whether HPCC met its goals is reported next to the numbers, as a
 benchmark's result, not as a verdict on the fabric.
 """
 
@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hpn.emulation.checks.base import Lab, Verdict
-from hpn.emulation.incast import Comparison, IncastError, IncastSettings, compare, queue_ratio, targets
+from hpn.experiments.incast import (
+    Comparison,
+    IncastError,
+    IncastSettings,
+    compare,
+    goals,
+    queue_ratio,
+)
 
 DEMO_SETTINGS = IncastSettings(before_join_s=1.5, after_join_s=3.0)
 """Short enough for the demo (~15 s for both modes and the RTT); bench/bench_hpcc.py runs longer."""
@@ -32,12 +39,12 @@ class HpccIncastResult(Verdict):
         if c is None or not {"none", "hpcc"} <= set(c.outcomes):
             return "not measured"
         none, hpcc = c.outcomes["none"], c.outcomes["hpcc"]
-        met = sum(t.met for t in targets(c))
+        met = sum(g.met for g in goals(c))
         p99 = "-" if hpcc.queue_int is None else f"{hpcc.queue_int.p99:,.0f} B"
         return (
             f"{c.settings.senders}:1 at {c.settings.line_rate_pps:g} pkt/s: HPCC p99 queue (INT) {p99}, "
             f"{queue_ratio(c, 'int'):.3f} of no CC's; goodput {none.goodput_share:.0%} -> "
-            f"{hpcc.goodput_share:.0%}; Jain {hpcc.fairness:.3f}; targets met {met}/{len(targets(c))}"
+            f"{hpcc.goodput_share:.0%}; Jain {hpcc.fairness:.3f}; goals met {met}/{len(goals(c))}"
         )
 
 
@@ -48,7 +55,7 @@ async def hpcc_incast(lab: Lab, work_dir: Path, settings: IncastSettings = DEMO_
     try:
         comparison = await asyncio.to_thread(compare, lab.emulation, settings, work_dir, stop=stop)
     except asyncio.CancelledError:
-        stop.set()  # the experiment's thread stops its agents and restores the port
+        stop.set()  # the experiment's thread stops its agents, restores the port and ends
         raise
     except (IncastError, ValueError) as exc:
         return HpccIncastResult(None, [str(exc)], time.monotonic() - started)
