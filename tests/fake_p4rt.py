@@ -7,9 +7,10 @@ writes answer per-update `p4.v1.Error` details (ALREADY_EXISTS, NOT_FOUND,
 INVALID_ARGUMENT, ...) in `grpc-status-details-bin` like real servers; arbitration on the
 StreamChannel makes the highest election id primary and refuses writes from others.
 
-Test hooks: `reject` (mark updates bad), `refuse_pipeline`, `drop_details_above` (simulate bmv2's metadata
-overflow: a failed batch of more updates than this loses its per-update errors),
-`fail_next_write`, `write_sizes`, `write_updates`, `set_counter`.
+Test hooks: `reject` (mark updates bad), `refuse_pipeline`, `fail_pipeline_reads`,
+`drop_details_above` (simulate bmv2's metadata overflow: a failed batch of more updates
+than this loses its per-update errors), `fail_next_write`, `write_sizes`, `write_updates`,
+`set_counter`, `pipeline_reads`.
 `stop()` / `start()` simulate a switch going down and coming back on the same port
 (state wiped, as after a bmv2 restart, unless `keep_state=True`).
 """
@@ -91,6 +92,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self.drop_details_above: int | None = None
         self.fail_next_write: tuple[grpc.StatusCode, str] | None = None
         self.refuse_pipeline: str | None = None  # INVALID_ARGUMENT message for every pipeline push
+        self.fail_pipeline_reads: tuple[grpc.StatusCode, str] | None = None  # every pipeline read fails
         self.reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -109,6 +111,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self.members: dict[tuple[int, int], p4r.ActionProfileMember] = {}
         self.groups: dict[tuple[int, int], p4r.ActionProfileGroup] = {}
         self.set_pipeline_calls = 0
+        self.pipeline_reads: list[int] = []  # response_type of each GetForwardingPipelineConfig
         self.write_sizes: list[int] = []
         self.write_updates: list[p4r.Update] = []
         self.roles: list[tuple[str, str]] = []  # (arbitration | read | write, role name) per request
@@ -284,6 +287,9 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
     async def GetForwardingPipelineConfig(
         self, request: p4r.GetForwardingPipelineConfigRequest, context: grpc.aio.ServicerContext
     ) -> p4r.GetForwardingPipelineConfigResponse:
+        self.pipeline_reads.append(request.response_type)
+        if self.fail_pipeline_reads is not None:
+            await context.abort(*self.fail_pipeline_reads)
         if self.config is None:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, _NO_PIPELINE)
         assert self.config is not None

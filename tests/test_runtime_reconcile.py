@@ -484,7 +484,7 @@ def test_refused_pipeline_push_is_reported_with_the_reason() -> None:
 
     report, address = run(main())
     assert report.errors == [
-        f"sw0 ({address}): unreachable: handshake failed: INVALID_ARGUMENT: bad bmv2 JSON"
+        f"sw0 ({address}): unreachable: pipeline push failed: INVALID_ARGUMENT: bad bmv2 JSON"
     ]
 
 

@@ -1,14 +1,16 @@
-"""A second gRPC channel to one switch, for bulk reads and pre-serialized writes.
+"""A second gRPC channel to one switch: the pipeline, bulk reads and pre-serialized writes.
 
-finsy's `Switch` keeps the StreamChannel (arbitration, pipeline) and is used for counter
-reads. Reconciling thousands of entries goes through this second channel instead: table
-entries read back stay serialized, as the switch sent them (compared as bytes, no
-decoding into protobuf or finsy objects), and writes are WriteRequests serialized by hand
+finsy's `Switch` keeps the StreamChannel (arbitration) and is used for counter reads
+(hpn.runtime.finsy_stream). The pipeline's cookie is read and the pipeline set over this
+second channel, and reconciling thousands of entries goes through it too: table entries
+read back stay serialized, as the switch sent them (compared as bytes, no decoding into
+protobuf or finsy objects), and writes are WriteRequests serialized by hand
 (hpn.runtime.wire), sent without a protobuf object ever being built. P4Runtime
-authorizes a write by its election id and role, not by the channel it arrives on, so the
-session's id (held by finsy's arbitration) and role are written into each request; the
-channel uses the session's TLS credentials, the same ones finsy's channel uses.
-Errors are raised as finsy's `P4ClientError`, like every other RPC of the runtime.
+authorizes a write (and a pipeline push) by its election id and role, not by the channel
+it arrives on, so the session's id (held by finsy's arbitration) and role are written into
+each request; the channel uses the session's TLS credentials, the same ones finsy's
+channel uses. Errors are raised as finsy's `P4ClientError`, like every other RPC of the
+runtime.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ class RpcChannel:
             request_serializer=p4r.GetForwardingPipelineConfigRequest.SerializeToString,
             response_deserializer=p4r.GetForwardingPipelineConfigResponse.FromString,
         )
+        self._set_config = self._channel.unary_unary(
+            "/p4.v1.P4Runtime/SetForwardingPipelineConfig",
+            request_serializer=p4r.SetForwardingPipelineConfigRequest.SerializeToString,
+            response_deserializer=p4r.SetForwardingPipelineConfigResponse.FromString,
+        )
 
     async def close(self) -> None:
         await self._channel.close()
@@ -115,3 +122,18 @@ class RpcChannel:
                 return None
             raise error from None
         return int(reply.config.cookie.cookie) if reply.config.HasField("cookie") else None
+
+    async def set_pipeline(self, election_id: int, config: p4r.ForwardingPipelineConfig) -> None:
+        """SetForwardingPipelineConfig (VERIFY_AND_COMMIT) under `election_id`: the switch
+        loads `config` and forgets every entry it held."""
+        request = p4r.SetForwardingPipelineConfigRequest(
+            device_id=self.device_id,
+            role=self.role,
+            election_id=p4r.Uint128(high=election_id >> 64, low=election_id & (1 << 64) - 1),
+            action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+            config=config,
+        )
+        try:
+            await self._set_config(request, timeout=RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as ex:
+            raise P4ClientError(ex, "SetForwardingPipelineConfig") from None

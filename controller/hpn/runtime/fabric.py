@@ -9,8 +9,8 @@ async with FabricSession(targets, SessionOptions(election_id=10)) as fabric:
 
 A switch that is down never holds up the others: it is reported by name and address, and
 its connection keeps being retried in the background with capped exponential backoff.
-When it comes back, finsy pushes the pipeline if its cookie differs, and `keep_in_sync`
-reconciles its entries from scratch.
+When it comes back, its session pushes the pipeline if its cookie differs, and
+`keep_in_sync` reconciles its entries from scratch.
 """
 
 from __future__ import annotations
@@ -51,14 +51,15 @@ class FabricSession:
         self._links: dict[str, SwitchSession] = {}
         self._changed = asyncio.Event()
         self._desired: dict[str, list[DesiredEntity]] = {}
-        blobs: dict[Path, bytes] = {}
+        programs: dict[tuple[Path, Path], fy.P4Schema] = {}  # one per program, shared
         for target in targets:
             if target.name in self._links:
                 raise ValueError(f"duplicate switch name {target.name!r}")
-            if target.p4blob not in blobs:
-                blobs[target.p4blob] = target.p4blob.read_bytes()
+            program = (target.p4info, target.p4blob)
+            if program not in programs:
+                programs[program] = fy.P4Schema(target.p4info, target.p4blob.read_bytes())
             self._links[target.name] = SwitchSession(
-                target, self.options, blobs[target.p4blob], on_change=self._on_switch_change
+                target, self.options, programs[program], on_change=self._on_switch_change
             )
 
     async def __aenter__(self) -> FabricSession:
@@ -238,7 +239,7 @@ class FabricSession:
         on_sync: Callable[[SwitchReport], None] | None = None,
         progress: Progress | None = None,
     ) -> None:
-        """Re-sync every switch that (re)connects: pipeline (by finsy) and full reconcile.
+        """Re-sync every switch that (re)connects: pipeline (by its session) and full reconcile.
 
         Runs until cancelled. `desired` is the state to hold (a mapping, or a callable
         returning the current one); by default the state last given to `push`. A switch is

@@ -1,15 +1,19 @@
 """One switch's P4Runtime connection, kept up in the background with capped backoff.
 
-Built on a finsy `Switch` used as an async context manager (one connection per `async
-with`), not on finsy's `Controller`/`Switch.run()`: those retry on a fixed 10 s throttle
-and hide when a connection attempt failed, whereas a fabric push must report an
-unreachable switch by name at once and keep retrying it with exponential backoff while
-the others are programmed.
+The session owns its connect loop. Each connection is one task: it opens finsy's `Switch`
+for the StreamChannel (arbitration with our election id and role,
+hpn.runtime.finsy_stream) and the session's own channel (hpn.runtime.channel), puts the
+pipeline in place, and lasts until the connection is lost; a failed attempt is retried
+with exponential backoff. Not finsy's `Controller`/`Switch.run()`: those retry on a fixed
+10 s throttle and hide when a connection attempt failed, whereas a fabric push must report
+an unreachable switch by name at once and keep retrying it while the others are
+programmed.
 
-finsy does the handshake: arbitration with our election id, P4Runtime capabilities, and
-the pipeline: it reads the switch's pipeline cookie and sends SetForwardingPipelineConfig
-only when the cookie differs (`p4force=False`). Whether that push happened is observed
-through the device config object handed to finsy (see `_RecordingBlob`).
+The pipeline is the session's, not finsy's: while primary, it reads the switch's pipeline
+cookie (GetForwardingPipelineConfig, COOKIE_ONLY) and sends SetForwardingPipelineConfig
+only when the cookie differs from ours (always on connect with `p4force`). So a push is
+known because the session made it, and a refused one is an exception carrying the
+switch's reason.
 """
 
 from __future__ import annotations
@@ -21,58 +25,17 @@ from typing import cast
 
 import finsy as fy
 from finsy import P4ClientError, P4Schema, SwitchEvent
-from finsy.p4entity import P4Entity
 from finsy.proto import p4r
 
 from hpn.runtime.channel import RpcChannel
 from hpn.runtime.encoding import EntryEncoder
 from hpn.runtime.errors import SwitchRejected, SwitchUnreachable
+from hpn.runtime.finsy_stream import connected, stream_switch
 from hpn.runtime.options import SessionOptions
 from hpn.runtime.reconcile import ReadPlan
 from hpn.runtime.targets import SwitchTarget
 
 LOG = logging.getLogger(__name__)
-
-_FINSY_LOGGER = "finsy"
-
-
-class _RecordingBlob:
-    """The device config (bmv2 JSON) given to finsy as `SwitchOptions.p4blob`.
-
-    finsy calls `bytes()` on it once to compute the pipeline cookie, and once more every
-    time it builds a SetForwardingPipelineConfig request, which it only does when the
-    switch's cookie differs from ours. Counting the calls tells whether a push happened.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.reads = 0
-
-    def __bytes__(self) -> bytes:
-        self.reads += 1
-        return self._data
-
-    def __bool__(self) -> bool:
-        return True
-
-
-class _TaskFailureLog(logging.Handler):
-    """Keeps the exception of a failed finsy task of one switch.
-
-    When a finsy switch task fails (e.g. the pipeline push is refused) finsy logs the
-    exception and cancels the connection, so the caller only sees a cancellation; the
-    log record is where the reason is.
-    """
-
-    def __init__(self, switch_name: str) -> None:
-        super().__init__(logging.ERROR)
-        self._prefix = f"fy:{switch_name}|"
-        self.error: BaseException | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if record.exc_info and args and str(args[0]).startswith(self._prefix):
-            self.error = record.exc_info[1]
 
 
 def describe_failure(ex: BaseException) -> str:
@@ -84,43 +47,38 @@ def describe_failure(ex: BaseException) -> str:
     return str(ex) or type(ex).__name__
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 class SwitchSession:
     """A switch's connection: connects, reconnects with backoff, counts pipeline pushes.
 
-    `generation` increases each time the switch becomes ready (connected, arbitrated,
-    pipeline in place): a sync done for an older generation is stale, e.g. after a
-    restart of the switch.
+    `schema` is the program to run on the switch (P4Info and device config, hence the
+    cookie). `generation` increases each time the switch becomes ready (connected,
+    arbitrated, pipeline in place): a sync done for an older generation is stale, e.g.
+    after a restart of the switch.
     """
 
     def __init__(
         self,
         target: SwitchTarget,
         options: SessionOptions,
-        device_config: bytes,
+        schema: P4Schema,
         on_change: Callable[[SwitchSession], None] | None = None,
     ) -> None:
         self.target = target
         self._options = options
-        self._blob = _RecordingBlob(device_config)
-        switch_options = fy.SwitchOptions(
-            p4info=target.p4info,
-            p4blob=self._blob,
-            p4force=options.p4force,
-            device_id=target.device_id,
-            initial_election_id=options.election_id,
-            channel_credentials=options.credentials,
-            role_name=options.role,
-            role_config=options.role_config,
-        )
-        self._switch = fy.Switch(target.name, target.address, switch_options)
-        self._blob_reads_seen = self._blob.reads  # the cookie computation
+        self._schema = schema
+        self._switch = stream_switch(target, options)
         self._on_change = on_change
-        self._switch.ee.on(SwitchEvent.CHANNEL_READY, self._on_ready)
+        self._switch.ee.on(SwitchEvent.CHANNEL_READY, self._on_arbitrated)
         self._switch.ee.on(SwitchEvent.CHANNEL_DOWN, self._on_down)
         self._up = asyncio.Event()
         self._down = asyncio.Event()
+        self._stream_changed = asyncio.Event()  # arbitrated again, or down
         self._attempted = asyncio.Event()
-        self._entered = False
         self._rpc: RpcChannel | None = None
         self._encoder: EntryEncoder | None = None
         self._task: asyncio.Task[None] | None = None
@@ -146,18 +104,19 @@ class SwitchSession:
 
     @property
     def switch(self) -> fy.Switch:
-        """The finsy switch (connected while `is_up`)."""
+        """The finsy switch holding the StreamChannel (connected while `is_up`)."""
         return self._switch
 
     @property
     def schema(self) -> P4Schema:
-        return self._switch.p4info
+        """The program this session puts on the switch."""
+        return self._schema
 
     @property
     def encoder(self) -> EntryEncoder:
         """Encodes desired entities for this switch's P4Info (lookups cached)."""
-        if self._encoder is None or self._encoder.schema is not self.schema:
-            self._encoder = EntryEncoder(self.schema)
+        if self._encoder is None:
+            self._encoder = EntryEncoder(self._schema)
         return self._encoder
 
     @property
@@ -200,8 +159,7 @@ class SwitchSession:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await _cancel(task)
 
     @property
     def attempted(self) -> bool:
@@ -220,38 +178,37 @@ class SwitchSession:
         if self._on_change is not None:
             self._on_change(self)
 
-    def _on_ready(self, _switch: fy.Switch) -> None:
-        """finsy: connected, arbitrated and pipeline checked (pushed if the cookie differed)."""
-        if self._blob.reads > self._blob_reads_seen:
-            self.pipeline_pushes += 1
-            LOG.info("%s: pipeline pushed (cookie %#x)", self.name, self.schema.p4cookie)
-        self._blob_reads_seen = self._blob.reads
-        self.generation += 1
-        self.last_error = None
-        self._up.set()
-        self._attempted.set()
-        self._notify()
+    def _on_arbitrated(self, _switch: fy.Switch) -> None:
+        """finsy: arbitrated (on connect, and again whenever we become primary or backup)."""
+        self._stream_changed.set()
 
     def _on_down(self, _switch: fy.Switch) -> None:
         self._up.clear()
         self._down.set()
+        self._stream_changed.set()
         self.last_error = "connection lost"
+        self._notify()
+
+    def _failed(self, ex: BaseException) -> None:
+        self.last_error = describe_failure(ex)
+        self._attempted.set()
         self._notify()
 
     async def _supervise(self) -> None:
         delays = self._options.backoff.delays()
+        connection: asyncio.Task[None] | None = None
         try:
             while True:
-                self._down.clear()
                 self.attempts += 1
+                ready = asyncio.get_running_loop().create_future()
+                connection = asyncio.create_task(
+                    self._connection(ready), name=f"hpn-runtime:{self.name}:conn"
+                )
                 try:
-                    await self._open()
-                except asyncio.CancelledError:
-                    raise
+                    await self._wait_ready(connection, ready)
                 except Exception as ex:
-                    self.last_error = describe_failure(ex)
-                    self._attempted.set()
-                    self._notify()
+                    await _cancel(connection)
+                    self._failed(ex)
                     delay = next(delays)
                     LOG.warning(
                         "%s (%s): unreachable: %s; retrying in %.2fs",
@@ -263,52 +220,75 @@ class SwitchSession:
                     await asyncio.sleep(delay)  # reconnect backoff, not synchronisation
                     continue
                 delays = self._options.backoff.delays()
-                await self._down.wait()
-                LOG.warning("%s (%s): connection lost; reconnecting", self.name, self.address)
-                await self._close()
+                await asyncio.wait({connection})
+                if not connection.cancelled() and connection.exception() is not None:
+                    self._failed(cast("BaseException", connection.exception()))
+                LOG.warning("%s (%s): %s; reconnecting", self.name, self.address, self.last_error)
         finally:
-            await self._close()
+            if connection is not None:
+                await _cancel(connection)
 
-    async def _open(self) -> None:
-        """One connection attempt, bounded by `connect_timeout`."""
+    async def _wait_ready(self, connection: asyncio.Task[None], ready: asyncio.Future[None]) -> None:
+        """Until `connection` is ready; raises why it is not, within `connect_timeout`."""
+        timeout = self._options.connect_timeout
+        done, _ = await asyncio.wait(
+            {connection, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready in done:
+            return
+        if connection in done:
+            if not connection.cancelled():
+                connection.result()  # raises what ended it
+            raise ConnectionError("connection closed during the handshake")
+        raise TimeoutError(f"no P4Runtime handshake within {timeout:g}s")
+
+    async def _connection(self, ready: asyncio.Future[None]) -> None:
+        """One connection: StreamChannel and own channel, pipeline, then ready until the
+        connection is lost. Sets `ready` the first time the switch is ready."""
+        self._down.clear()
         rpc = RpcChannel(self.address, self.target.device_id, self._options.credentials, self._options.role)
-        self._rpc = rpc  # ready before finsy announces the switch ready
-        capture = _TaskFailureLog(self.name)
-        finsy_log = logging.getLogger(_FINSY_LOGGER)
-        finsy_log.addHandler(capture)
-        enter = asyncio.ensure_future(self._switch.__aenter__())
         try:
-            done, _ = await asyncio.wait({enter}, timeout=self._options.connect_timeout)
-            if not done:
-                enter.cancel()
-                await asyncio.gather(enter, return_exceptions=True)
-                raise TimeoutError(f"no P4Runtime handshake within {self._options.connect_timeout:g}s")
-            if enter.cancelled():
-                reason = describe_failure(capture.error) if capture.error else "handshake aborted"
-                raise ConnectionError(f"handshake failed: {reason}")
-            enter.result()
-            self._entered = True
-        except BaseException:
-            if not enter.done():
-                enter.cancel()
-                await asyncio.gather(enter, return_exceptions=True)
+            async with connected(self._switch):
+                self._rpc = rpc
+                force = self._options.p4force
+                while True:
+                    self._stream_changed.clear()
+                    await self._put_pipeline(rpc, force=force)
+                    force = False
+                    if self._down.is_set():
+                        raise ConnectionError("connection lost during the handshake")
+                    self._ready()
+                    if not ready.done():
+                        ready.set_result(None)
+                    await self._stream_changed.wait()
+                    if self._down.is_set():
+                        return
+                    LOG.info("%s: arbitration changed (primary: %s)", self.name, self._switch.is_primary)
+        finally:
+            self._up.clear()
             self._rpc = None
             await rpc.close()
-            raise
-        finally:
-            finsy_log.removeHandler(capture)
 
-    async def _close(self) -> None:
-        self._up.clear()
-        rpc, self._rpc = self._rpc, None
-        if rpc is not None:
-            await rpc.close()
-        if self._entered:
-            self._entered = False
-            try:
-                await self._switch.__aexit__(None, None, None)
-            except Exception:  # closing a dead connection must not stop reconnecting
-                LOG.debug("%s: error while closing", self.name, exc_info=True)
+    async def _put_pipeline(self, rpc: RpcChannel, *, force: bool) -> None:
+        """While primary: push our pipeline if the switch's cookie differs (or `force`)."""
+        if not self._switch.is_primary:
+            return
+        cookie = self._schema.p4cookie
+        if not force and await rpc.pipeline_cookie() == cookie:
+            return
+        try:
+            await rpc.set_pipeline(self._switch.election_id, self._schema.get_pipeline_config())
+        except P4ClientError as ex:
+            raise ConnectionError(f"pipeline push failed: {describe_failure(ex)}") from ex
+        self.pipeline_pushes += 1
+        LOG.info("%s: pipeline pushed (cookie %#x)", self.name, cookie)
+
+    def _ready(self) -> None:
+        self.generation += 1
+        self.last_error = None
+        self._up.set()
+        self._attempted.set()
+        self._notify()
 
     # --- P4Runtime operations -----------------------------------------------------------
 
@@ -316,13 +296,14 @@ class SwitchSession:
         """One WriteRequest of framed updates (raises P4ClientError with per-update details)."""
         await self._require_rpc().write(self._switch.election_id, updates)
 
-    async def read(self, requests: Sequence[P4Entity]) -> list[P4Entity]:
-        """Read entities matching `requests` (finsy wildcards allowed) in one ReadRequest."""
+    async def read(self, requests: Sequence[fy.P4CounterEntry]) -> list[fy.P4CounterEntry]:
+        """Read the counter cells matching `requests` (finsy wildcards allowed) in one
+        ReadRequest, through finsy's `Switch.read`."""
         self.require_up()
         if not requests:
             return []
         # finsy declares Switch.read's overloads as coroutines; it is an async generator.
-        stream = cast("AsyncIterator[P4Entity]", self._switch.read(requests))
+        stream = cast("AsyncIterator[fy.P4CounterEntry]", self._switch.read(requests))
         return [entity async for entity in stream]
 
     def _require_rpc(self) -> RpcChannel:
