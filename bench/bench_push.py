@@ -71,6 +71,8 @@ def _pick_table(p4info: p4i.P4Info, name: str | None) -> tuple[p4i.Table, p4i.Ac
         kinds = {f.match_type for f in table.match_fields}
         if table.is_const_table or not kinds or not kinds <= {p4i.MatchField.EXACT, p4i.MatchField.LPM}:
             continue
+        if table.implementation_id:  # its entries take an action-profile member or group
+            continue
         usable = [actions[r.id] for r in table.action_refs if r.scope != p4i.ActionRef.DEFAULT_ONLY]
         if usable and table.size:
             candidates.append((table.size, table, max(usable, key=lambda a: len(a.params))))
