@@ -25,7 +25,7 @@ UPLINK_PORT_BASE = 129
 """ToR port of its k-th uplink is UPLINK_PORT_BASE + k (generated fabrics)."""
 
 MAX_FABRIC_PORT = 254
-"""Highest port a link may use: members are bits of a 256-bit mask and 255 is the CPU port."""
+"""Highest port a link may use: 255 is left for a CPU port (the data plane takes 9-bit ports)."""
 
 MAX_PLANES = 4
 """Planes are a 2-bit field in the data plane."""
