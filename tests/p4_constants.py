@@ -2,8 +2,9 @@
 
 Enough of a preprocessor to see one target's program as the compiler does: it follows
 ``#include "..."`` from the target's hpn.p4 (not ``<...>``), honours ``#define``,
-``#undef``, ``#ifdef``, ``#ifndef``, ``#else`` and ``#endif``, and drops comments. Macros
-are not expanded: a size or a width that names a macro is looked up in the constants.
+``#undef``, ``#ifdef``, ``#ifndef``, ``#else`` and ``#endif``, and drops comments. Object-like
+macros that are no integer (a declaration's type) are expanded; integer ones are kept as
+names, and a size or a width that names one is looked up in the constants.
 
 From that text it reads the integer constants (``#define NAME <integer>`` and
 ``const <type> NAME = <integer>;``), the fields of a header, and the size each table and
@@ -70,6 +71,8 @@ class _Reader:
     flags: set[str] = field(default_factory=set)
     constants: dict[str, int] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
+    macros: dict[str, str] = field(default_factory=dict)
+    """Object-like macros that are no integer (a declaration's type, a field list)."""
     out: list[str] = field(default_factory=list)
 
     def define(self, name: str, value: int, where: str) -> None:
@@ -89,16 +92,23 @@ class _Reader:
         except P4SourceError:
             return None
 
+    def expand(self, line: str) -> str:
+        for _ in range(8):  # a macro may name another; P4 programs nest a few deep at most
+            expanded = re.sub(r"\b\w+\b", lambda m: self.macros.get(m.group(0), m.group(0)), line)
+            if expanded == line:
+                break
+            line = expanded
+        return line
+
     def file(self, path: Path) -> None:
         text = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), self.read(path))
-        lines = text.replace("\\\n", " ").splitlines()
         active: list[bool] = []
-        for number, line in enumerate(lines, 1):
+        for number, line in _logical_lines(text):
             where = f"{path.name}:{number}"
             m = _DIRECTIVE.match(line)
             if not m:
                 if all(active):
-                    self.out.append(line)
+                    self.out.append(self.expand(line))
                 continue
             word, rest = m.groups()
             if word in ("ifdef", "ifndef"):
@@ -121,11 +131,31 @@ class _Reader:
                     value = self.value(body, where)
                     if value is not None:
                         self.define(name, value, where)
+                    elif body.strip():
+                        self.macros[name] = body.strip()
                 self.flags.add(name)
             elif word == "undef":
                 self.flags.discard(rest.strip())
+                self.macros.pop(rest.strip(), None)
         if active:
             raise P4SourceError(f"{path.name}: #if without #endif")
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, line) with backslash continuations joined."""
+    out: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for number, line in enumerate(text.split("\n"), 1):
+        start, joined = pending if pending else (number, "")
+        joined += line
+        if line.endswith("\\"):
+            pending = (start, joined[:-1] + " ")
+            continue
+        pending = None
+        out.append((start, joined))
+    if pending:
+        out.append(pending)
+    return out
 
 
 @dataclass(frozen=True)
