@@ -16,8 +16,11 @@ fabric someone brought up by hand is never touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -155,6 +158,24 @@ def test_down_clears_a_crashed_run(small: Emulation) -> None:
     nothing_left(small)
 
 
+IN_MOVED_TO = 0x80
+IN_NONBLOCK = os.O_NONBLOCK
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@contextlib.contextmanager
+def files_moved_into(directory: Path) -> Iterator[int]:
+    """An inotify fd that becomes readable whenever a file is renamed into `directory`
+    (how the emulation process writes its state file)."""
+    fd = _libc.inotify_init1(IN_NONBLOCK)
+    if fd < 0 or _libc.inotify_add_watch(fd, str(directory).encode(), IN_MOVED_TO) < 0:
+        raise OSError(ctypes.get_errno(), f"inotify on {directory}")
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def _up_in_a_process(emu: Emulation) -> subprocess.Popen[str]:
     """`hpnctl emulate up` in a process of its own, stopped once Mininet has made the hosts."""
     # SIGINT as at a terminal: a shell's background job (CI runners often are one)
@@ -165,23 +186,31 @@ def _up_in_a_process(emu: Emulation) -> subprocess.Popen[str]:
         "from hpn.cli import app; sys.exit(app(['emulate', 'up', sys.argv[1]]))"
     )
     env = {**os.environ, "HPN_RUN_DIR": str(emu.layout.run_dir.parent)}  # PATH has the stand-in
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(emu.topology)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        state = EmulationState.read(emu.layout.state_file)
-        if state is not None and state.hosts:
-            assert state.phase == "starting"
-            return proc
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"up ended before it could be interrupted: {proc.communicate()[0]}")
-        time.sleep(0.02)  # poll the condition: the state file gives no signal
+    emu.layout.run_dir.mkdir(parents=True, exist_ok=True)
+    with files_moved_into(emu.layout.run_dir) as written:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(emu.topology)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        exited = os.pidfd_open(proc.pid)
+        deadline = time.monotonic() + 60
+        try:
+            # The state file is looked at again each time a file is renamed into the run directory.
+            while not ((state := EmulationState.read(emu.layout.state_file)) and state.hosts):
+                left = max(0.0, deadline - time.monotonic())
+                ready, _, _ = select.select([written, exited], [], [], left)
+                if exited in ready or not ready:
+                    proc.kill()
+                    raise AssertionError(f"up ended before it could be interrupted: {proc.communicate()[0]}")
+                with contextlib.suppress(BlockingIOError):
+                    os.read(written, 65536)
+        finally:
+            os.close(exited)
+    assert state.phase == "starting"
+    return proc
 
 
 @lifecycle
@@ -294,19 +323,24 @@ def test_int_probe_collects_three_records_in_path_order(
 
 @pytest.mark.emulation
 @pytest.mark.root
-def test_spray_and_adaptive_balance_no_worse_than_ecmp(
+def test_every_lb_mode_delivers_and_spray_uses_every_uplink(
     mini: Emulation, loop: asyncio.AbstractEventLoop, record_property: Callable[[str, object], None]
 ) -> None:
+    """Each mode, forced on every group, delivers the flows; spray, which hands a group's
+    packets to its members in turn, sends over every uplink of every source ToR.
+
+    How evenly the hashed modes spread is a measurement of one run (flowlet and adaptive
+    decide on timing), not a property to assert: it is recorded here and reported, mode
+    beside mode, by `hpnctl demo`. That adaptive moves new flowlets off a congested
+    member, as the switch counts it, is asserted on bmv2 by ptf_tests/test_adaptive.py.
+    """
     result = run(loop, mini, checks.load_balancing)
-    ratios = {mode.name.lower(): load.ratio for mode, load in result.modes.items()}
-    for mode, ratio in ratios.items():
-        record_property(f"max_mean_{mode}", round(ratio, 3))
-    print(f"max/mean uplink load per mode: {ratios}")
+    for mode, load in result.modes.items():
+        record_property(f"max_mean_{mode.name.lower()}", round(load.ratio, 3))
     assert result.ok, result.problems
     assert set(result.modes) == set(LbMode)
-    ecmp = ratios["ecmp"]
-    assert ratios["spray"] <= ecmp, ratios
-    assert ratios["adaptive"] <= ecmp, ratios
+    spray = result.modes[LbMode.SPRAY].link_bytes
+    assert spray and all(n > 0 for n in spray.values()), spray
 
 
 @pytest.mark.emulation
