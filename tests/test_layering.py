@@ -18,7 +18,7 @@ from pathlib import Path
 
 HPN = Path(__file__).resolve().parents[1] / "controller" / "hpn"
 
-APPLICATIONS = ("hpn.hpcc", "hpn.emulation", "hpn.netlab", "hpn.experiments")
+APPLICATIONS = ("hpn.hpcc", "hpn.emulation", "hpn.netlab", "hpn.experiments", "hpn.operations")
 """The one layer whose parts may import each other: the emulation is being split into parts."""
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("hpn", "hpn.params", "hpn.bulk", "hpn.telemetry", "hpn.runtime"),

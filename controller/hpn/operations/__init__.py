@@ -1,0 +1,12 @@
+"""The controller's operations loop, as pure parts with injected I/O.
+
+- `probe`: the link probe frame (encode, strict decode);
+- `liveness`: link discovery and liveness from probes, with timestamps given by the caller;
+- `events`: what the loop did, as JSON lines with times;
+- `wiring`: every cable compared with the topology, mismatches named;
+- `failover`: a failure view change -> the affected switches' entity differences;
+- `metrics`: the Prometheus exporter.
+
+Nothing here opens a socket to a switch or reads a clock of its own: the packet I/O
+adapter and `hpnctl run` feed these parts and write what they return.
+"""
