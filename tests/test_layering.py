@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hpn.topology",),
     ("hpn.routing",),
     ("hpn.pipeline",),
-    ("hpn.desired",),
+    ("hpn.desired", "hpn.paths"),
     APPLICATIONS,
     ("hpn.cli",),
 )
