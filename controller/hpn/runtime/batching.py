@@ -96,6 +96,8 @@ def _is_idempotent_retry(update: Update, code: GRPCStatusCode) -> bool:
     )
 
 
+_MEMBER, _INSERT = wire.ENTITY_MEMBER, p4r.Update.INSERT
+
 _MIXED = (-1, -1, -1)
 """Tag of a request whose updates are not all of one type and one table."""
 
@@ -157,11 +159,7 @@ class BatchWriter:
             raise RuntimeError("BatchWriter.add called again before flush()")
         self.kinds.append(kind)
         self.items.append(item)
-        if (
-            item.entity == wire.ENTITY_MEMBER
-            and kind == p4r.Update.INSERT
-            and item.table_id not in self._profiles_begun
-        ):
+        if item.entity == _MEMBER and kind == _INSERT and item.table_id not in self._profiles_begun:
             self._profiles_begun.add(item.table_id)
             self._alone = len(self.items) - 1
             return True
