@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import replace
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -25,6 +26,8 @@ from hpn.experiments.incast import (
     IncastRun,
     IncastSettings,
     IncastSetup,
+    IncastStopped,
+    compare,
     goals,
     incast_setup,
     queue_ratio,
@@ -32,6 +35,7 @@ from hpn.experiments.incast import (
     summarize,
 )
 from hpn.experiments.incast import report as incast_report
+from hpn.experiments.incast.timeline import Timeline
 from hpn.hpcc.cli import _arrival_record
 from hpn.hpcc.messages import AckKind
 from hpn.hpcc.receiver import Arrival as ReceiverArrival
@@ -170,6 +174,29 @@ def test_the_incast_needs_single_homed_nics(tmp_path: Path) -> None:
         "host-s1-h0/nic0",
     )
     assert [str(n.ip) for n in setup.senders] == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+
+
+def test_a_set_stop_event_ends_the_timeline_at_once() -> None:
+    stop = threading.Event()
+    timeline = Timeline(stop)
+    timeline.until(0.0)  # not stopped: a point already reached returns
+    timeline.check()
+    stop.set()
+    with pytest.raises(IncastStopped):
+        timeline.until(3600.0)
+    with pytest.raises(IncastStopped):
+        timeline.check()
+
+
+def test_a_stopped_comparison_starts_nothing(tmp_path: Path) -> None:
+    topology = ROOT / "topologies" / "hpcc-incast.yaml"
+    emulation = Emulation(load_fabric(topology), topology, tmp_path / "run")
+    stop = threading.Event()
+    stop.set()
+    steps: list[str] = []
+    with pytest.raises(IncastStopped):
+        compare(emulation, IncastSettings(), tmp_path / "work", on_run=steps.append, stop=stop)
+    assert steps == [] and not (tmp_path / "work").exists()
 
 
 def test_settings_refuse_what_cannot_run() -> None:
