@@ -27,6 +27,7 @@ _SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _PLACEHOLDER = re.compile(r"<[^<>]*>|\{[^{}]*\}")
 _EXTENSIONS = (".py", ".p4", ".md", ".yaml", ".json", ".txt", ".toml", ".txtpb", ".log", ".sock", ".png")
+_EXTENSIONS += (".bin", ".cc", ".h")
 _P4INFO_KINDS = ("action profile", "direct counter", "table", "action", "counter", "register", "meter")
 
 
@@ -124,10 +125,28 @@ class CodeTree:
         except (FileNotFoundError, IsADirectoryError):
             return ""
 
+    @cached_property
+    def tails(self) -> frozenset[tuple[str, ...]]:
+        """Every ending of every file's and folder's path: ("plan.py",), ("routing", "plan.py"), ..."""
+        out = set()
+        for p in self.files:
+            parts = p.relative_to(ROOT).parts
+            out |= {parts[i:] for i in range(len(parts))}
+        return frozenset(out)
+
+    @cached_property
+    def definitions(self) -> dict[str, list[Path]]:
+        """The Python and P4 files that define a class, function or control of each name."""
+        out: dict[str, list[Path]] = {}
+        for p in self.files:
+            if p.suffix in (".py", ".p4"):
+                for name in re.findall(r"\b(?:class|control|def)\s+(\w+)", self.read(p)):
+                    out.setdefault(name, []).append(p)
+        return out
+
     def has_path(self, path: str, doc: Path) -> bool:
         """A file or folder at `path` from the root or the doc, or one whose path ends so."""
         clean = path.rstrip("/")
         if (ROOT / clean).exists() or (doc.parent / clean).exists():
             return True
-        tail = tuple(Path(clean).parts)
-        return any(p.relative_to(ROOT).parts[-len(tail) :] == tail for p in self.files)
+        return tuple(Path(clean).parts) in self.tails

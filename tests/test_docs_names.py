@@ -41,6 +41,8 @@ NOT_CODE = {
     "uint64_t": "a C type of the reference's structs",
     "simulation/mix/config.txt": _HPCC_REFERENCE,
     "simulation/src/network/utils/int-header.h": _HPCC_REFERENCE,
+    "int-header.cc": _HPCC_REFERENCE,
+    "switch-node.cc": _HPCC_REFERENCE,
     "IntHeader::Serialize": _HPCC_REFERENCE,
     "WriteU32": _HPCC_REFERENCE,
     "SwitchNotifyDequeue": _HPCC_REFERENCE,
@@ -91,16 +93,12 @@ def check_dotted(span: Span) -> str | None:
     if spec is not None and spec.origin and not Path(spec.origin).is_relative_to(ROOT):
         return _modules(span.text.split("(", 1)[0])  # a library's: the attribute must exist
     homes = [p for p in TREE.files if p.suffix == ".py" and p.stem == head]
-    homes += [p for p in TREE.files if p.suffix in (".py", ".p4") and _defines(p, head)]
+    homes += TREE.definitions.get(head, [])
     if homes:
         found = any(rest[0] in re.findall(r"\w+", TREE.read(p)) for p in homes)
         return None if found else f"{rest[0]} is in no file of {head}"
     missing = [w for w in (head, *rest) if w not in TREE.words]
     return f"no code has {missing}" if missing else None
-
-
-def _defines(path: Path, name: str) -> bool:
-    return re.search(rf"\b(class|control|def)\s+{name}\b", TREE.read(path)) is not None
 
 
 def check_words(span: Span) -> str | None:
