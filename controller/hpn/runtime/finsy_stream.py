@@ -10,6 +10,8 @@ tests/test_runtime_finsy.py, which fails when a finsy release behaves otherwise:
 - a `Switch` given a P4Info but no device config (`p4blob`) never sends
   SetForwardingPipelineConfig: its schema is not authoritative (`P4Schema.is_authoritative`),
   so once arbitrated it only reads the switch's P4Info and cookie;
+- one `Switch` can be entered again once it has been exited (finsy calls its context
+  manager "one-time"): a session enters the same object once per connection;
 - `async with switch` returns once the switch is arbitrated (CHANNEL_READY) and raises
   what failed the connection (e.g. P4ClientError UNAVAILABLE) -- except when one of the
   Switch's own tasks fails, such as that P4Info read answered with an error: finsy logs
