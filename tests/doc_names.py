@@ -26,8 +26,8 @@ _FENCE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1", re.M | re.S)
 _SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _PLACEHOLDER = re.compile(r"<[^<>]*>|\{[^{}]*\}")
-_EXTENSIONS = (".py", ".p4", ".md", ".yaml", ".json", ".txt", ".toml", ".txtpb", ".log", ".sock", ".png")
-_EXTENSIONS += (".bin", ".cc", ".h")
+_EXTENSIONS: tuple[str, ...] = (".py", ".p4", ".md", ".yaml", ".json", ".txt", ".toml", ".txtpb")
+_EXTENSIONS += (".log", ".sock", ".png", ".bin", ".cc", ".h")
 _P4INFO_KINDS = ("action profile", "direct counter", "table", "action", "counter", "register", "meter")
 
 
