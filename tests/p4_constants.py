@@ -166,6 +166,8 @@ class P4Program:
     constants: Mapping[str, int]
     types: Mapping[str, str]
     """The type each `const` is declared with, as written (``bit<2>``, ``drop_reason_t``)."""
+    macros: Mapping[str, str]
+    """The object-like macros that are no integer, by name: their text (FLOW_KEY_FIELDS)."""
 
     @classmethod
     def load(cls, main: Path, read: Callable[[Path], str] = Path.read_text) -> P4Program:
@@ -181,7 +183,7 @@ class P4Program:
                 raise P4SourceError(f"const {name} = {value.strip()}: not an integer")
             reader.define(name, number, f"const {name}")
             types[name] = re.sub(r"\s+", "", kind)
-        return cls(text, dict(reader.constants), types)
+        return cls(text, dict(reader.constants), types, dict(reader.macros))
 
     @classmethod
     def of_target(cls, target: str) -> P4Program:
@@ -211,15 +213,36 @@ class P4Program:
             if name.startswith(prefix) and (type_text is None or self.types.get(name) == type_text)
         }
 
-    def header(self, name: str) -> list[tuple[str, int]]:
-        """(field, bits) of header `name`, in order: the branch the program compiles."""
-        m = re.search(rf"\bheader\s+{name}\s*\{{([^}}]*)\}}", self.text)
+    def members(self, name: str) -> list[tuple[str, str]]:
+        """(field, type as written) of header or struct `name`: the branch the program compiles."""
+        m = re.search(rf"\b(?:header|struct)\s+{name}\s*\{{([^}}]*)\}}", self.text)
         if not m:
-            raise P4SourceError(f"no header {name}")
+            raise P4SourceError(f"no header or struct {name}")
         return [
-            (f.group(2), self.width(f.group(1)))
-            for f in re.finditer(r"(bit\s*<\s*\w+\s*>|\w+)\s+(\w+)\s*;", m.group(1))
+            (f.group(2), re.sub(r"\s+", "", f.group(1)))
+            for f in re.finditer(r"(bit\s*<\s*\w+\s*>|\w+(?:\[\w+\])?)\s+(\w+)\s*;", m.group(1))
         ]
+
+    def header(self, name: str) -> list[tuple[str, int]]:
+        """(field, bits) of header `name`, in order."""
+        return [(field_name, self.width(kind)) for field_name, kind in self.members(name)]
+
+    def field_width(self, path: str) -> int:
+        """Bits of a field as an expression names it: ``hdr.ipv4.src_addr``, ``meta.dest_qp``.
+
+        The field is looked up in the type of the field before it (``ipv4``: ipv4_t), or,
+        after a parameter name (``meta``), in every header and struct that has it; all the
+        places it is found must give it one width."""
+        *path_parts, last = path.split(".")
+        containers = re.findall(r"\b(?:header|struct)\s+(\w+)\s*\{", self.text)
+        fields = {c: dict(self.members(c)) for c in containers}
+        parent = path_parts[-1] if path_parts else None
+        owners = {kind for members in fields.values() for f, kind in members.items() if f == parent}
+        owners &= set(fields)
+        widths = {self.width(fields[c][last]) for c in (owners or fields) if last in fields[c]}
+        if len(widths) != 1:
+            raise P4SourceError(f"{path}: {len(widths)} widths ({sorted(widths)})")
+        return widths.pop()
 
     def declared(self) -> list[Declared]:
         """Every table that declares a size and every sized extern."""
