@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from finsy import GRPCStatusCode, P4ClientError, P4Schema
-from finsy.p4schema import P4ActionParam, P4MatchField
 from finsy.proto import p4r
 
 from hpn.runtime.profiles import ProfileMessage, describe_group_members, describe_profile
@@ -112,7 +112,25 @@ def format_value(value: bytes, bitwidth: int, kind: str | None) -> str:
     return str(number) if bitwidth <= 32 else hex(number)
 
 
-def _format_match(match: p4r.FieldMatch, field: P4MatchField | None) -> str:
+class _ParamSpec(Protocol):
+    """What is used of an action parameter of the P4Schema (finsy's P4ActionParam)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def bitwidth(self) -> int: ...
+    @property
+    def annotations(self) -> Sequence[object]: ...
+
+
+class _FieldSpec(_ParamSpec, Protocol):
+    """What is used of a match field of the P4Schema (finsy's P4MatchField)."""
+
+    @property
+    def alias(self) -> str: ...
+
+
+def _format_match(match: p4r.FieldMatch, field: _FieldSpec | None) -> str:
     if field is None:
         return f"field#{match.field_id}=?"
     kind = _address_kind(field.name, field.bitwidth, field.annotations)
@@ -153,7 +171,7 @@ def describe_entry(entry: p4r.TableEntry | ProfileMessage, schema: P4Schema) -> 
     return f"{table.name} {{{', '.join(parts)}}}"
 
 
-def _format_param(param: p4r.Action.Param, spec: P4ActionParam | None) -> str:
+def _format_param(param: p4r.Action.Param, spec: _ParamSpec | None) -> str:
     if spec is None:
         return f"param#{param.param_id}={int.from_bytes(param.value, 'big')}"
     kind = _address_kind(spec.name, spec.bitwidth, spec.annotations)
