@@ -18,6 +18,7 @@ from finsy.proto import p4i
 from google.protobuf import text_format
 
 from hpn.params import LbMode, LinkRate
+from hpn.paths import bmv2_model, flow
 from hpn.pipeline import buckets, load_balancing, values
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.pipeline.p4info import P4INFO_PATH, TOFINO_OUT, TOFINO_P4INFO_PATH
@@ -93,6 +94,23 @@ def test_planes_are_as_many_as_the_plane_field_holds(program: P4Program) -> None
 
 def _bits_of(fields: list[tuple[str, int]], prefix: str) -> int:
     return sum(bits for name, bits in fields if name.startswith(prefix))
+
+
+def test_the_path_predictor_hashes_the_programs_flow_key(program: P4Program) -> None:
+    """hpn.paths keeps its own copies: the flow key's fields, widths and values."""
+    copies = {
+        "PROTO_TCP": flow.PROTO_TCP,
+        "PROTO_UDP": flow.PROTO_UDP,
+        "UDP_PORT_ROCEV2": flow.ROCEV2_PORT,
+        "FLOWLET_ID_MASK": bmv2_model.FLOWLET_ID_MASK,
+        "FLOWLET_ALTERNATE": bmv2_model.FLOWLET_ALTERNATE,
+    }
+    assert disagreements(copies, program.constants) == []
+    fields = [f.strip() for f in program.macros["FLOW_KEY_FIELDS"].split(",")]
+    widths = [program.field_width(f) for f in fields]
+    assert sum(widths) == flow.KEY_BYTES * 8
+    source_port = next(i for i, f in enumerate(fields) if f.endswith("src_port"))
+    assert sum(widths[:source_port]) == flow.SPORT_OFFSET * 8
 
 
 def test_int_layout_is_the_codecs(target: str, program: P4Program) -> None:
