@@ -6,9 +6,9 @@ Writes an explicit file (every switch, host and cable spelled out) of a
 single-rail dual-plane fabric with about `--hosts` hosts, 128 per segment, two
 aggs per plane, then loads it with `hpn.topology.load_fabric` `--repeat` times
 and prints the best time of each phase, timed on its own: YAML (text to
-nodes and data), schema (pydantic), build + cross-entry checks, and then the
-whole `load_fabric` (file read included). The timings are
-printed, not judged.
+nodes and data), schema (pydantic), build + cross-entry checks (of which the
+connectivity checks, timed once more on their own), and then the whole
+`load_fabric` (file read included). The timings are printed, not judged.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from hpn.bulk import gc_paused
 from hpn.topology import load_fabric
 from hpn.topology import loader as topo_loader
+from hpn.topology.connectivity import check_connectivity
 from hpn.topology.hpn import agg_name, host_name, tor_name
 from hpn.topology.schema import ExplicitSpec
 from hpn.topology.validate import check_fabric
@@ -82,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench-explicit.yaml"
         path.write_text(text)
-        phases: dict[str, list[float]] = {"yaml": [], "schema": [], "build + checks": [], "load": []}
+        phases: dict[str, list[float]] = {
+            "yaml": [],
+            "schema": [],
+            "build + checks": [],
+            "  connectivity": [],
+            "load": [],
+        }
         for _ in range(args.repeat):
             with gc_paused():  # as in load_fabric
                 start = time.perf_counter()
@@ -90,13 +97,17 @@ def main(argv: list[str] | None = None) -> int:
                 parsed = time.perf_counter()
                 spec = ExplicitSpec.model_validate(data)
                 validated = time.perf_counter()
-                problems = check_fabric(topo_loader._build_explicit(spec))
+                built_fabric = topo_loader._build_explicit(spec)
+                problems = check_fabric(built_fabric)
                 built = time.perf_counter()
+                check_connectivity(built_fabric)
+                connected = time.perf_counter()
             if problems:
                 raise SystemExit(f"the generated topology is invalid: {problems[0]}")
             phases["yaml"].append(parsed - start)
             phases["schema"].append(validated - parsed)
             phases["build + checks"].append(built - validated)
+            phases["  connectivity"].append(connected - built)
             start = time.perf_counter()
             fabric = load_fabric(path)
             phases["load"].append(time.perf_counter() - start)

@@ -1,13 +1,16 @@
 """Cross-entry rules of a fabric: references, duplicates, port ranges and HPN wiring.
 
 Paths in the problems index the fabric's tuples (`switches[i]`, `hosts[i]`,
-`links[i]`); for an explicit file these are the file's own lists.
+`links[i]`); for an explicit file these are the file's own lists. A fabric that
+passes these rules is then checked for what keeps it from carrying traffic
+(connectivity.py); until they pass, links may point nowhere, so that waits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 
+from hpn.topology.connectivity import check_connectivity
 from hpn.topology.errors import Path, Problem, format_path
 from hpn.topology.model import MAX_FABRIC_PORT, NIC_PORTS, Endpoint, Fabric, NicPort, Role, Switch, SwitchPort
 
@@ -37,6 +40,8 @@ def check_fabric(fabric: Fabric) -> list[Problem]:
     _check_switches(fabric, macs, problems)
     _check_hosts(fabric, macs, problems)
     _check_links(fabric, problems)
+    if not problems:
+        problems += check_connectivity(fabric)
     return problems
 
 
