@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from hpn.cli import emulate_cmds, fabric_cmds, run_cmds
+from hpn.cli import emulate_cmds, fabric_cmds, path_cmds, run_cmds
 from hpn.cli.common import quiet_logs
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ app.command()(fabric_cmds.push)
 app.command()(fabric_cmds.diff)
 app.command()(fabric_cmds.status)
 app.command()(fabric_cmds.link)
+app.command()(path_cmds.trace)
+app.command()(path_cmds.paths)
 app.command()(run_cmds.wiring)
 app.add_typer(emulate_cmds.emulate_app, name="emulate")
 app.command()(emulate_cmds.demo)

@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from typing import NamedTuple
 
 from hpn.paths.flow import Flow
 from hpn.paths.hashing import FlowHashes, KeyHashes
@@ -32,8 +33,7 @@ MAX_HOPS = 16
 """A path longer than this is a loop (a 2-tier Clos path has at most 3 switches)."""
 
 
-@dataclass(frozen=True)
-class Hop:
+class Hop(NamedTuple):
     """One switch on the path: where the flow came in and went out (None: it did not)."""
 
     switch: str
@@ -153,13 +153,33 @@ class PathPredictor:
                 if decision.drop is not None:
                     return end(f"{at.switch} drops it: {decision.drop.name}", decision.drop)
                 return end(f"{at.switch}: {decision.unknown}")
-            peer = self.fabric.peer(at.switch, decision.out_port)
+            peer = self.fabric.peers(at.switch).get(decision.out_port)
             if isinstance(peer, NicPort):
                 return Path(flow, source, tuple(hops), delivered_to=peer)
             if peer is None:
                 return end(f"{at.switch}:{decision.out_port} has no cable")
             at = peer
         return end(f"a loop: more than {MAX_HOPS} switches")
+
+    def egress_links(self, dst: int, entry: SwitchPort, hashes: FlowHashes) -> list[tuple[str, int]] | None:
+        """`predict` reduced to what a search needs: the (switch, egress port) of every hop
+        of a flow to `dst` entering the fabric at `entry`, or None when it is not delivered."""
+        switch, port = entry.switch, entry.port
+        links: list[tuple[str, int]] = []
+        for _ in range(MAX_HOPS):
+            if switch in self.down_switches or switch not in self.states:
+                return None
+            out = self.model(switch).decide(port, dst, hashes, self.flowlet_id).out_port
+            if out is None:
+                return None
+            links.append((switch, out))
+            peer = self.fabric.peers(switch).get(out)
+            if isinstance(peer, NicPort):
+                return links
+            if peer is None:
+                return None
+            switch, port = peer.switch, peer.port
+        return None
 
 
 def _in_mode(state: SwitchState, mode: LbMode) -> SwitchState:

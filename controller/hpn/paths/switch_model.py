@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from typing import NamedTuple
 
 from hpn.paths import bmv2_model, tofino_model
 from hpn.paths.hashing import FlowHashes
@@ -25,12 +26,14 @@ from hpn.pipeline.drop_reasons import DropReason
 from hpn.pipeline.load_balancing import group_layout, member_entries, member_id, sbox_words
 from hpn.routing.state import Group, LbMode, SwitchState
 
+_layout = cache(group_layout)
+"""Equal groups are laid out alike (large fabrics share group objects between switches)."""
+
 SENTINEL = -1
 """bmv2's sentinel member in a bucket's member list (no port: the packet is dropped)."""
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What a switch does with the flow: `out_port`, or why not (`drop` or `unknown`)."""
 
     out_port: int | None
@@ -111,7 +114,7 @@ class SwitchModel:
             group = self.groups.get(group_id)
             if group is None:
                 return None
-            layout = group_layout(group)
+            layout = _layout(group)
             buckets = []
             for pair in layout.pairs:
                 live = [p for p in pair if p not in self.down]
