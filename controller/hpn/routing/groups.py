@@ -66,6 +66,16 @@ class Interner:
             found = self._routes[key] = Route(plane, prefix, group_id)
         return found
 
+    def routes(self, specs: Sequence[RouteSpec], ids: dict[GroupKey, int]) -> tuple[Route, ...]:
+        """The route of each spec, its group id from `ids` by (mode, live members)."""
+        table = self._routes
+        out = []
+        for s in specs:
+            group_id = ids[(s.mode, s.live)]
+            found = table.get((s.plane, id(s.prefix), group_id))
+            out.append(found if found is not None else self.route(s.plane, s.prefix, group_id))
+        return tuple(out)
+
 
 def _shrunk_from(intact: frozenset[int] | None, live: frozenset[int]) -> frozenset[int] | None:
     """The intact members when `live` is a strict subset of them, else None."""

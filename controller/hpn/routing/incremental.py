@@ -16,7 +16,7 @@ bench/bench_failover.py for the pod's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
@@ -28,6 +28,8 @@ from hpn.routing.state import Group, LbMode, Route, SwitchState
 from hpn.topology.model import Fabric, NicId, NicPort, Role, SwitchPort
 
 _NONE: frozenset[int] = frozenset()
+_MEMBER_CACHE = 1024
+"""Sets of aggs a ToR keeps its live uplinks to before it starts over (bounds memory)."""
 _Triple = tuple[LbMode, frozenset[int], frozenset[int] | None]
 
 
@@ -53,6 +55,7 @@ class _Plane:
     exception_ports: dict[NicId, dict[str, frozenset[int]]] = field(default_factory=dict)
     aggs: list[str] = field(default_factory=list)
     tors: list[str] = field(default_factory=list)
+    shared: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +92,12 @@ class IncrementalRouting:
         self._interner = Interner()
         self._memo: dict[tuple[_Triple, ...], tuple[dict[GroupKey, int], tuple[Group, ...]]] = {}
         self._nets: dict[NicId, IPv4Network] = {}
+        # per ToR: a set of aggs -> its live uplinks to them (dropped when its ports change),
+        # and its uplinks to the aggs that reach each /24 with nothing down (never change)
+        self._member_cache: dict[str, dict[frozenset[str], frozenset[int]]] = {}
+        self._intact_members: dict[tuple[str, int], frozenset[int]] = {}
+        self._agg_prefix_specs: dict[str, list[RouteSpec]] = {}
+        self._agg_exception_specs: dict[str, list[RouteSpec]] = {}
         self._mode = fabric.settings.lb_mode
         self.view = FailureView()
         self._dead: set[tuple[str, int]] = set()
@@ -151,7 +160,7 @@ class IncrementalRouting:
             for i in wired:
                 aggs_of[i].add(agg)
         view.prefix_aggs = [sorted(a) for a in aggs_of]
-        view.reach = [frozenset(a) for a in aggs_of]
+        view.reach = [view.shared.setdefault(frozenset(a), frozenset(a)) for a in aggs_of]
         view.reach_intact = list(view.reach)
         # a NIC not cabled to every owner of its /24 is an exception even with nothing down
         view.exceptions = sorted(n for n, t in view.nic_tors.items() if t != view.owners[view.nic_prefix[n]])
@@ -171,6 +180,12 @@ class IncrementalRouting:
         flipped_switches = failures.switches ^ self._down
         self._dead, self._down, self.view = dead, failures.switches, failures
         own = {s for s, _ in flipped_ports} | flipped_switches  # their own ports or state changed
+        for name in own:
+            self._member_cache.pop(name, None)
+        # ToRs whose host routes may change: a host port flipped, or the ToR went down or up
+        hosts_changed = flipped_switches | {
+            s for s, p in flipped_ports if isinstance(self.fabric.peer(s, p), NicPort)
+        }
         todo: set[str] = set(own)
         for plane in self._planes.values():
             todo |= self._patch_plane(plane, flipped_ports, flipped_switches, own)
@@ -178,7 +193,7 @@ class IncrementalRouting:
         previous: dict[str, SwitchState | None] = {}
         for name in sorted(todo, key=self._position.__getitem__):
             before = self.states.get(name)
-            after = self._rederive(name, full=name in own)
+            after = self._rederive(name, full=name in own, hosts=name in hosts_changed)
             if after is not before and after != before:
                 changed[name] = after
                 previous[name] = before
@@ -221,6 +236,7 @@ class IncrementalRouting:
         reach_changed: set[int] = set()
         for i in touched_prefixes:
             reach = frozenset(a for a in view.prefix_aggs[i] if view.agg_live[a].get(i))
+            reach = view.shared.setdefault(reach, reach)  # equal sets, one object: cheap cache keys
             if reach != view.reach[i]:
                 view.reach[i] = reach
                 reach_changed.add(i)
@@ -249,7 +265,13 @@ class IncrementalRouting:
                 if self._patch_tor(view, tor, specs, reach_changed, exceptions_changed):
                     todo.add(tor)
         if exceptions_changed:
-            todo.update(view.aggs)
+            for agg in view.aggs:
+                if agg in own or agg not in self._agg_exception_specs:
+                    continue
+                found = self._agg_exceptions(view, agg)
+                if found != self._agg_exception_specs[agg]:
+                    self._agg_exception_specs[agg] = found
+                    todo.add(agg)
         return todo
 
     def _exception_ports(self, view: _Plane, tors: frozenset[str]) -> dict[str, frozenset[int]]:
@@ -262,38 +284,54 @@ class IncrementalRouting:
         return {agg: frozenset(ports[agg]) for agg in view.aggs if agg in ports}
 
     # -- per switch ---------------------------------------------------------------------
-    def _members(self, view: _Plane, tor: str, aggs: Iterable[str], live_only: bool) -> frozenset[int]:
-        wanted = set(aggs)
-        return frozenset(
-            p for p, agg, _ in view.uplinks[tor] if agg in wanted and (not live_only or self._live(tor, p))
-        )
+    def _members(self, view: _Plane, tor: str, aggs: frozenset[str]) -> frozenset[int]:
+        """The ToR's live uplinks to `aggs`."""
+        cache = self._member_cache.get(tor)
+        if cache is None or len(cache) > _MEMBER_CACHE:
+            cache = self._member_cache[tor] = {}
+        found = cache.get(aggs)
+        if found is None:
+            found = cache[aggs] = frozenset(
+                p for p, agg, _ in view.uplinks[tor] if agg in aggs and self._live(tor, p)
+            )
+        return found
+
+    def _intact(self, view: _Plane, tor: str, i: int) -> frozenset[int]:
+        key = (tor, i)
+        found = self._intact_members.get(key)
+        if found is None:
+            aggs = view.reach_intact[i]
+            found = self._intact_members[key] = frozenset(p for p, agg, _ in view.uplinks[tor] if agg in aggs)
+        return found
 
     def _prefix_spec(self, view: _Plane, tor: str, i: int, specs: _TorSpecs) -> RouteSpec | None:
-        live = specs.live_group[i] = self._members(view, tor, view.reach[i], live_only=True)
+        live = specs.live_group[i] = self._members(view, tor, view.reach[i])
         if not live:
             return None
-        intact = self._members(view, tor, view.reach_intact[i], live_only=False)
-        return RouteSpec(view.plane, view.prefixes[i], self._mode, live, intact)
+        return RouteSpec(view.plane, view.prefixes[i], self._mode, live, self._intact(view, tor, i))
 
     def _exception_specs(self, view: _Plane, tor: str, specs: _TorSpecs) -> list[RouteSpec]:
         out = []
         for nic_id in view.exceptions:
             if nic_id in specs.attached:
                 continue
-            live = self._members(view, tor, view.exception_ports[nic_id], live_only=True)
+            live = self._members(view, tor, frozenset(view.exception_ports[nic_id]))
             if live and live != specs.live_group.get(view.nic_prefix[nic_id]):
                 out.append(RouteSpec(view.plane, self._host_net(nic_id), self._mode, live, None))
         return out
 
-    def _full_tor_specs(self, view: _Plane, tor: str) -> _TorSpecs:
-        hosts = []
-        attached = set()
-        for port, peer in self.fabric.peers(tor).items():
-            if isinstance(peer, NicPort) and self._live(tor, port):
-                nic_id = (peer.host, peer.rail)
-                attached.add(nic_id)
-                ports = frozenset((port,))
-                hosts.append(RouteSpec(view.plane, self._host_net(nic_id), LbMode.ECMP, ports, ports))
+    def _full_tor_specs(self, view: _Plane, tor: str, keep: _TorSpecs | None = None) -> _TorSpecs:
+        """Every spec of the ToR; the host /32s of `keep` when its host ports did not change."""
+        if keep is not None:
+            hosts, attached = keep.hosts, set(keep.attached)
+        else:
+            hosts, attached = [], set()
+            for port, peer in self.fabric.peers(tor).items():
+                if isinstance(peer, NicPort) and self._live(tor, port):
+                    nic_id = (peer.host, peer.rail)
+                    attached.add(nic_id)
+                    ports = frozenset((port,))
+                    hosts.append(RouteSpec(view.plane, self._host_net(nic_id), LbMode.ECMP, ports, ports))
         specs = _TorSpecs(hosts, frozenset(attached), [None] * len(view.prefixes), {}, [])
         own = view.tor_prefix[tor]
         for i in range(len(view.prefixes)):
@@ -322,40 +360,58 @@ class IncrementalRouting:
                 changed = True
         return changed
 
-    def _agg_specs(self, view: _Plane, agg: str) -> list[RouteSpec]:
-        specs = []
+    def _agg_specs(self, view: _Plane, agg: str, full: bool) -> list[RouteSpec]:
+        """The agg's /24 specs (re-derived when its own ports changed), then its exceptions."""
         wired, live = view.agg_wired[agg], view.agg_live[agg]
-        for i, prefix in enumerate(view.prefixes):
-            ports = live.get(i, _NONE)
-            if ports:
-                specs.append(RouteSpec(view.plane, prefix, self._mode, ports, wired[i]))
+        prefix_specs = self._agg_prefix_specs.get(agg)
+        if full or prefix_specs is None:
+            prefix_specs = self._agg_prefix_specs[agg] = [
+                RouteSpec(view.plane, prefix, self._mode, live[i], wired[i])
+                for i, prefix in enumerate(view.prefixes)
+                if live.get(i, _NONE)
+            ]
+        exceptions = self._agg_exception_specs.get(agg)
+        if full or exceptions is None:
+            exceptions = self._agg_exception_specs[agg] = self._agg_exceptions(view, agg)
+        return [*prefix_specs, *exceptions]
+
+    def _agg_exceptions(self, view: _Plane, agg: str) -> list[RouteSpec]:
+        live = view.agg_live[agg]
+        specs = []
         for nic_id in view.exceptions:
             ports = view.exception_ports[nic_id].get(agg, _NONE)
             if ports and ports != live.get(view.nic_prefix[nic_id], _NONE):
                 specs.append(RouteSpec(view.plane, self._host_net(nic_id), self._mode, ports, None))
         return specs
 
-    def _rederive(self, name: str, full: bool = True) -> SwitchState | None:
-        """The switch's state from its (patched) specs; stored, and returned."""
+    def _rederive(self, name: str, full: bool = True, hosts: bool = True) -> SwitchState | None:
+        """The switch's state from its specs: all re-derived (`full`, its own ports changed;
+        `hosts`, some of them host ports), or the patched ones; stored, and returned."""
         if not self._up(name):
             self.states.pop(name, None)
             self._tor_specs.pop(name, None)
+            self._agg_prefix_specs.pop(name, None)
+            self._agg_exception_specs.pop(name, None)
             return None
         sw = self.fabric.switch(name)
         view = self._planes[sw.plane]
         if sw.role is Role.TOR:
             specs = self._tor_specs.get(name)
             if full or specs is None:
-                specs = self._tor_specs[name] = self._full_tor_specs(view, name)
+                keep = None if hosts or specs is None else specs
+                specs = self._tor_specs[name] = self._full_tor_specs(view, name, keep)
             spec_list = specs.all()
         else:
-            spec_list = self._agg_specs(view, name)
+            spec_list = self._agg_specs(view, name, full)
         routes, groups = self._allocate(name, spec_list)
         template = self._templates[name]
-        all_ports = frozenset(p.port for p in template.ports)
-        live_ports = frozenset(p for p in all_ports if self._live(name, p))
         before = self.states.get(name)
-        live = None if live_ports == all_ports else live_ports
+        if full or before is None:
+            all_ports = frozenset(p.port for p in template.ports)
+            live_ports = frozenset(p for p in all_ports if self._live(name, p))
+            live = None if live_ports == all_ports else live_ports
+        else:
+            live = before.live_ports  # only its own ports change it
         if (
             before is not None
             and before.routes == routes
@@ -383,5 +439,4 @@ class IncrementalRouting:
             ids = {(s.mode, s.live): r.group_id for s, r in zip(distinct, routes, strict=True)}
             found = self._memo[key] = (ids, groups)
         ids, groups = found
-        route = self._interner.route
-        return tuple(route(s.plane, s.prefix, ids[(s.mode, s.live)]) for s in specs), groups
+        return self._interner.routes(specs, ids), groups
