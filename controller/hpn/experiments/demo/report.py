@@ -205,7 +205,7 @@ def render(console: Console, report: DemoReport) -> None:
         console.print(report.restart.summary(), highlight=False)
     if report.hpcc is not None and report.hpcc.comparison is not None:
         console.print(incast_report.table(report.hpcc.comparison))
-        for line in incast_report.notes(report.hpcc.comparison):
+        for line in incast_report.notes(report.hpcc.comparison, report.hpcc.load):
             console.print(line, highlight=False)
     for name, result in report.checks():
         for problem in result.problems:

@@ -10,8 +10,10 @@ buffer. N - 1 senders start together; the last one joins later. One module per c
 - `sampler`: the bottleneck's byte queue read over Thrift in a thread;
 - `timeline`: the run's clock, cut short by the caller's stop event (IncastStopped);
 - `logs`: what the agents wrote; `run`: one run; `calibration`: HPCC's T, measured;
+- `reaction`: HPCC's rate cuts with U above eta, from the senders' ACK logs;
 - `statistics`: the reported numbers of a run; `comparison`: one run per mode;
-- `goals`: HPCC's goals against no CC; `report`: tables and a PNG (rich, matplotlib).
+- `goals`: HPCC's goals against no CC, behaviour or speed; `report`: tables and a PNG
+  (rich, matplotlib).
 
 Nothing here prints or forks. The names below are the experiment's interface; `report` is
 imported on its own (it needs rich and, for the PNG, matplotlib).
@@ -20,7 +22,7 @@ imported on its own (it needs rich and, for the PNG, matplotlib).
 from hpn.experiments.incast.calibration import RttStats, measure_rtt
 from hpn.experiments.incast.comparison import Comparison, compare
 from hpn.experiments.incast.errors import IncastError, IncastStopped
-from hpn.experiments.incast.goals import Goal, goals, queue_ratio
+from hpn.experiments.incast.goals import Goal, behaviour_problems, goals, queue_ratio, speed_note
 from hpn.experiments.incast.logs import Arrival, read_arrivals
 from hpn.experiments.incast.placement import IncastSetup, incast_setup
 from hpn.experiments.incast.run import IncastRun, run_incast
@@ -40,6 +42,7 @@ __all__ = [
     "IncastStopped",
     "RttStats",
     "SenderCounts",
+    "behaviour_problems",
     "compare",
     "goals",
     "incast_setup",
@@ -47,5 +50,6 @@ __all__ = [
     "queue_ratio",
     "read_arrivals",
     "run_incast",
+    "speed_note",
     "summarize",
 ]

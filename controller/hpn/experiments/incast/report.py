@@ -13,9 +13,10 @@ from rich.table import Table
 
 from hpn.emulation.plotting import pyplot
 from hpn.experiments.incast.comparison import Comparison
-from hpn.experiments.incast.goals import goals, queue_ratio
+from hpn.experiments.incast.goals import BEHAVIOUR, goals, queue_ratio, speed_note
 from hpn.experiments.incast.statistics import IncastOutcome
 from hpn.hpcc.metrics import QueueSummary
+from hpn.netlab.load import MachineLoad
 
 MODE_NAMES = {"none": "no CC", "hpcc": "HPCC"}
 
@@ -112,8 +113,9 @@ def senders_table(comparison: Comparison) -> Table:
     return t
 
 
-def notes(comparison: Comparison) -> list[str]:
-    """Footnotes for the tables: the starred readings, the calibration, the goals."""
+def notes(comparison: Comparison, load: MachineLoad | None = None) -> list[str]:
+    """Footnotes for the tables: the starred readings, the calibration, the goals (behaviour
+    and speed), and the machine's load over the experiment when it was measured."""
     out = []
     for mode, o in comparison.outcomes.items():
         readings = [q.maximum for q in (o.queue_int, o.queue_bmv2) if q is not None]
@@ -130,9 +132,16 @@ def notes(comparison: Comparison) -> list[str]:
             f"T measured: {r.samples} RTTs of one flow alone, min {r.min_us:.0f} us, "
             f"median {r.median_us:.0f} us, p90 {r.p90_us:.0f} us -> T = {base:.0f} us"
         )
-    for goal in goals(comparison):
+    measured = goals(comparison)
+    for goal in measured:
         verdict = "met" if goal.met else "NOT met"
-        out.append(f"goal {goal.what} {goal.wanted}: {goal.value:.3f}, {verdict}")
+        out.append(f"goal ({goal.kind}) {goal.what} {goal.wanted}: {goal.shown}, {verdict}")
+    out.append(
+        f"{BEHAVIOUR} goals test what HPCC and the switches do; speed goals depend on how promptly "
+        f"the machine runs bmv2 and the agents: {speed_note(measured, load)}"
+    )
+    if load is not None:
+        out.append(f"machine load over the experiment: {load.describe()}")
     return out
 
 

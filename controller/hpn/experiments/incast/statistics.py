@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hpn.experiments.incast.reaction import Reaction, read_reactions
 from hpn.experiments.incast.run import IncastRun
 from hpn.hpcc.metrics import (
     QueueSummary,
@@ -56,6 +57,8 @@ class IncastOutcome:
     convergence_s: float | None
     """Time from the join until windows of ``window_s`` stay fair (None: never in the run)."""
     senders: dict[str, SenderCounts]
+    reactions: dict[str, Reaction] | None
+    """HPCC's updates per sender, from their ACK logs (None without congestion control)."""
     rates: list[RateSample] = field(repr=False)
     """Per-sender delivered packets/s in bins of ``bin_s``, bins ending at ns from the start (the plot)."""
     int_queue: list[tuple[int, int]] = field(repr=False)
@@ -121,6 +124,7 @@ def summarize(run: IncastRun) -> IncastOutcome:
         windowed_fairness=windowed,
         convergence_s=convergence,
         senders=counts,
+        reactions=read_reactions(run),
         rates=[
             RateSample(r.end_ns - start, r.rates) for r in window_rates(times, start, end, bin_ns, bin_ns)
         ],
