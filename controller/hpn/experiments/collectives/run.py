@@ -93,13 +93,18 @@ async def run_collectives(
     """Run every job of `plan` once, all together, from the given source ports."""
     watch = cabled_ports(lab.fabric)
     generator = Generator(plan, lab.nics, sports, transport)
+    stopping = stop if stop is not None else threading.Event()
 
     def run() -> GeneratorRun:
         with generator:
-            return generator.run(stop)
+            return generator.run(stopping)
 
     before = await lab.ctl.port_tx(watch)
-    result = await asyncio.to_thread(run)
+    try:
+        result = await asyncio.to_thread(run)
+    except asyncio.CancelledError:
+        stopping.set()  # the generator's thread ends its loop and closes its sockets
+        raise
     after = await lab.ctl.port_tx(watch)
     carried = {SwitchPort(s, p): after[(s, p)].bytes - before[(s, p)].bytes for s, p in after}
     return CollectiveRun(result, outcomes(plan, result), carried)
