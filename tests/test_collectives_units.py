@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from hpn.experiments.collectives import report
+from hpn.experiments.collectives.comparison import Case, CaseResult, Comparison, PathMode
+from hpn.experiments.collectives.generator import GeneratorRun, Transport
 from hpn.experiments.collectives.metrics import (
     LinkBalance,
     Spread,
@@ -18,7 +21,8 @@ from hpn.experiments.collectives.metrics import (
 )
 from hpn.experiments.collectives.placement import JobSpec, Placement, place_jobs
 from hpn.experiments.collectives.ports import demands, planned_ports, random_ports
-from hpn.experiments.collectives.program import build_plan
+from hpn.experiments.collectives.program import CollectivePlan, build_plan
+from hpn.experiments.collectives.run import CollectiveRun, JobOutcome, uplinks
 from hpn.experiments.collectives.schedule import (
     Algorithm,
     Schedule,
@@ -36,7 +40,7 @@ from hpn.paths.predict import PathPredictor
 from hpn.routing.state import LbMode
 from hpn.telemetry.codec import IntStack
 from hpn.topology.loader import load_fabric
-from hpn.topology.model import NicPort
+from hpn.topology.model import NicPort, SwitchPort
 
 TOPOLOGY = Path(__file__).resolve().parents[1] / "topologies" / "hpn-collectives.yaml"
 
@@ -230,3 +234,41 @@ def test_peek_reads_no_ack_and_no_short_packet() -> None:
     ack = Ack(5, 1, AckKind.ACK, 1000, 0, IntStack()).encode()
     assert peek_data(ack) is None
     assert peek_data(DataTemplate(5, 1000).packet(0, 0, 0)[:60]) is None
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def _run(plan: CollectivePlan, seconds: list[float | None], carried: dict[SwitchPort, int]) -> CollectiveRun:
+    generated = GeneratorRun(plan, Transport(), [], [], 0.0, False)
+    jobs = [
+        JobOutcome(job.name, "ring", 4, job.spec.size, s, None, None)
+        for job, s in zip(plan.jobs, seconds, strict=True)
+    ]
+    return CollectiveRun(generated, jobs, carried)
+
+
+def test_the_report_compares_the_last_jobs_completion_and_counts_only_complete_runs() -> None:
+    fabric = load_fabric(TOPOLOGY)
+    hosts = [(h.name, h.segment) for h in fabric.hosts]
+    plan = build_plan(place_jobs(hosts, [JobSpec("a", 4, 8000), JobSpec("b", 4, 8000)]), 1, 2, 1000)
+    ups = uplinks(fabric)
+    even = dict.fromkeys(ups, 100)
+    skewed = {**dict.fromkeys(ups, 0), **dict.fromkeys(ups[:2], 200)}  # two of one ToR's four
+    ecmp = CaseResult(Case(PathMode.ECMP, Algorithm.RING, "several"), plan)
+    ecmp.runs = [
+        _run(plan, [8.0, 10.0], skewed),
+        _run(plan, [9.0, 12.0], skewed),
+        _run(plan, [None, 1.0], even),
+    ]
+    planned = CaseResult(Case(PathMode.PLANNED, Algorithm.RING, "several"), plan)
+    planned.runs = [_run(plan, [5.0, 6.0], even), _run(plan, [6.0, 5.5], even)]
+    assert ecmp.completion() == Spread(2, 11.0, 12.0)  # the incomplete run is left out
+    assert planned.completion() == Spread(2, 6.0, 6.0)
+    assert planned.uplink_ratio(fabric) == Spread(2, 1.0, 1.0)
+    assert ecmp.uplink_ratio(fabric) == Spread(3, 2.0, 2.0)
+    comparison = Comparison(Transport(), Placement.SPREAD, [ecmp, planned])
+    (line,) = report.targets(comparison, fabric, "several")
+    assert "cuts the median completion time by 45%" in line and "(target >= 30%: met)" in line
+    assert "worst 50%" in line and "uplink max/mean 1.00 (target <= 1.1: met)" in line
+    assert len(report.table(comparison, fabric)) == 2 + 2
