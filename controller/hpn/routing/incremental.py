@@ -67,9 +67,14 @@ class _TorSpecs:
     prefixes: list[RouteSpec | None]
     live_group: dict[int, frozenset[int]]
     exceptions: list[RouteSpec]
+    # The host /32s come first and each has its own port as its group: `allocate` gives
+    # them the first ids whatever follows, so their distinct triples and routes are kept.
+    host_firsts: dict[_Triple, RouteSpec] | None = None
+    host_routes: tuple[Route, ...] | None = None
 
-    def all(self) -> list[RouteSpec]:
-        return [*self.hosts, *(s for s in self.prefixes if s is not None), *self.exceptions]
+    def rest(self) -> list[RouteSpec]:
+        """The specs after the host /32s."""
+        return [*(s for s in self.prefixes if s is not None), *self.exceptions]
 
 
 @dataclass(frozen=True)
@@ -333,6 +338,8 @@ class IncrementalRouting:
                     ports = frozenset((port,))
                     hosts.append(RouteSpec(view.plane, self._host_net(nic_id), LbMode.ECMP, ports, ports))
         specs = _TorSpecs(hosts, frozenset(attached), [None] * len(view.prefixes), {}, [])
+        if keep is not None:
+            specs.host_firsts, specs.host_routes = keep.host_firsts, keep.host_routes
         own = view.tor_prefix[tor]
         for i in range(len(view.prefixes)):
             if i != own:
@@ -400,10 +407,9 @@ class IncrementalRouting:
             if full or specs is None:
                 keep = None if hosts or specs is None else specs
                 specs = self._tor_specs[name] = self._full_tor_specs(view, name, keep)
-            spec_list = specs.all()
+            routes, groups = self._allocate(name, specs.rest(), specs)
         else:
-            spec_list = self._agg_specs(view, name, full)
-        routes, groups = self._allocate(name, spec_list)
+            routes, groups = self._allocate(name, self._agg_specs(view, name, full))
         template = self._templates[name]
         before = self.states.get(name)
         if full or before is None:
@@ -424,11 +430,18 @@ class IncrementalRouting:
         return state
 
     def _allocate(
-        self, switch: str, specs: Sequence[RouteSpec]
+        self, switch: str, specs: Sequence[RouteSpec], head: _TorSpecs | None = None
     ) -> tuple[tuple[Route, ...], tuple[Group, ...]]:
-        """`allocate`'s routes and groups, with its id assignment memoised on the sequence
-        of distinct (mode, live, intact) triples, which is all the ids depend on."""
-        firsts: dict[_Triple, RouteSpec] = {}
+        """`allocate`'s routes and groups for `head`'s host specs (a ToR's) then `specs`,
+        with its id assignment memoised on the sequence of distinct (mode, live, intact)
+        triples, which is all the ids depend on."""
+        if head is not None and head.host_firsts is None:
+            head.host_firsts = {}
+            for s in head.hosts:
+                head.host_firsts.setdefault((s.mode, s.live, s.intact), s)
+        firsts: dict[_Triple, RouteSpec] = (
+            {} if head is None or head.host_firsts is None else dict(head.host_firsts)
+        )
         for s in specs:
             firsts.setdefault((s.mode, s.live, s.intact), s)
         key = tuple(firsts)
@@ -439,4 +452,8 @@ class IncrementalRouting:
             ids = {(s.mode, s.live): r.group_id for s, r in zip(distinct, routes, strict=True)}
             found = self._memo[key] = (ids, groups)
         ids, groups = found
-        return self._interner.routes(specs, ids), groups
+        if head is None:
+            return self._interner.routes(specs, ids), groups
+        if head.host_routes is None:
+            head.host_routes = self._interner.routes(head.hosts, ids)
+        return head.host_routes + self._interner.routes(specs, ids), groups
