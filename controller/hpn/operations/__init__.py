@@ -5,7 +5,8 @@
 - `events`: what the loop did, as JSON lines with times;
 - `wiring`: every cable compared with the topology, mismatches named;
 - `failover`: a failure view change -> the affected switches' entity differences;
-- `metrics`: the Prometheus exporter.
+- `metrics`: the Prometheus exporter;
+- `loop`: the parts above together, as `OperationsLoop`, for a runner to drive.
 
 Nothing here opens a socket to a switch or reads a clock of its own: the packet I/O
 adapter and `hpnctl run` feed these parts and write what they return.
