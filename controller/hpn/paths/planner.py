@@ -69,6 +69,9 @@ class Plan:
         return tuple(f for f in self.flows if not f.path.ok)
 
 
+_Hop = tuple[tuple[str, int], float | None, SwitchPort | None]
+
+
 class _Placer:
     """The loads so far and the flows' reachable links, to cost a path and bound it."""
 
@@ -78,7 +81,7 @@ class _Placer:
         # bytes per Gb/s so far, and each balanced link's weight (1 / Gb/s)
         self.weight = {(p.switch, p.port): 1.0 / g for p, g in self.groups.gbps.items()}
         self.load = dict.fromkeys(self.weight, 0.0)
-        self._reach: dict[tuple[str, int, int], frozenset[int]] = {}
+        self._reach: dict[tuple[str, int, int], tuple[_Hop, ...]] = {}
 
     def cost(self, links: list[tuple[str, int]], size: int) -> float:
         """The busiest balanced link of a path once the flow is on it."""
@@ -95,17 +98,29 @@ class _Placer:
             if w is not None:
                 self.load[link] += size * w
 
-    def _members(self, switch: str, in_port: int, dst: int) -> frozenset[int]:
-        """Ports the switch may send the destination's flows from `in_port` to (any bucket)."""
+    def _hops(self, switch: str, in_port: int, dst: int) -> tuple[_Hop, ...]:
+        """Where the switch may send the destination's flows from `in_port` (any bucket's
+        member): (its link, the link's weight or None, the far end if a switch)."""
         model = self.predictor.model(switch)
         plane = model.port_plane.get(in_port, -1)
-        key = (switch, plane, dst)
+        gid = model.route(plane, dst)
+        key = (switch, plane, -1 if gid is None else gid)
         found = self._reach.get(key)
         if found is None:
-            gid = model.route(plane, dst)
             table = None if gid is None else model.group_table(gid)
-            ports = {p for bucket in table.buckets for p in bucket} if table is not None else set()
-            found = self._reach[key] = frozenset(p for p in ports if p >= 0)
+            ports = sorted({p for bucket in table.buckets for p in bucket if p >= 0}) if table else []
+            peers = self.predictor.fabric.peers(switch)
+            hops = []
+            for port in ports:
+                peer = peers.get(port)
+                hops.append(
+                    (
+                        (switch, port),
+                        self.weight.get((switch, port)),
+                        peer if isinstance(peer, SwitchPort) else None,
+                    )
+                )
+            found = self._reach[key] = tuple(hops)
         return found
 
     def bound(self, at: SwitchPort, dst: int, size: int, depth: int = 0) -> float:
@@ -114,13 +129,10 @@ class _Placer:
         if depth > 4 or at.switch in self.predictor.down_switches or at.switch not in self.predictor.states:
             return 0.0
         best: float | None = None
-        for port in self._members(at.switch, at.port, dst):
-            link = (at.switch, port)
-            w = self.weight.get(link)
-            here = 0.0 if w is None else self.load[link] + size * w
-            peer = self.predictor.fabric.peers(at.switch).get(port)
-            further = self.bound(peer, dst, size, depth + 1) if isinstance(peer, SwitchPort) else 0.0
-            cost = max(here, further)
+        for link, w, peer in self._hops(at.switch, at.port, dst):
+            cost = 0.0 if w is None else self.load[link] + size * w
+            if peer is not None and (best is None or cost < best):
+                cost = max(cost, self.bound(peer, dst, size, depth + 1))
             best = cost if best is None else min(best, cost)
         return best or 0.0
 
