@@ -117,11 +117,9 @@ def routed(pkt: Packet, out_port: int) -> Packet:
     return Ether(bytes(out))
 
 
-def flowlet_slot(
-    src: str, dst: str, proto: int, sport: int, dport: int, qp: int = 0, slots: int = 4096
-) -> int:
-    """The flowlet slot of a flow on bmv2: the low bits of the CRC32 of its flow key
-    (bmv2's crc32 is zlib's), which load_balancing.p4 computes in set_group."""
+def flow_crc32(src: str, dst: str, proto: int, sport: int, dport: int, qp: int = 0) -> int:
+    """The CRC32 of a flow's key (FLOW_KEY_FIELDS) as bmv2 computes it in set_group
+    (bmv2's crc32 is zlib's)."""
     data = (
         IPv4Address(src).packed
         + IPv4Address(dst).packed
@@ -130,4 +128,31 @@ def flowlet_slot(
         + dport.to_bytes(2, "big")
         + qp.to_bytes(3, "big")
     )
-    return zlib.crc32(data) % slots
+    return zlib.crc32(data)
+
+
+def flowlet_slot(
+    src: str, dst: str, proto: int, sport: int, dport: int, qp: int = 0, slots: int = 4096
+) -> int:
+    """The flowlet slot of a flow on bmv2: the low bits of its flow key's CRC32."""
+    return flow_crc32(src, dst, proto, sport, dport, qp) % slots
+
+
+def udp_pairs_sharing_hash_bits(mask: int, count: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """`count` pairs of UDP flows (sport, dport) from SRC_IP to DST_IP whose key CRC32s
+    agree in the bits of `mask` and differ elsewhere: flows a seed that only XORs into
+    the hash (a CRC is linear) would keep together, or apart, on every switch."""
+    seen: dict[int, tuple[int, int]] = {}
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for dport in range(5678, 5678 + 64):
+        for sport in range(10000, 10000 + 4096):
+            crc = flow_crc32(SRC_IP, DST_IP, 17, sport, dport)
+            other = seen.pop(crc & mask, None)
+            if other is None:
+                seen[crc & mask] = (sport, dport)
+                continue
+            if flow_crc32(SRC_IP, DST_IP, 17, *other) != crc:
+                pairs.append((other, (sport, dport)))
+                if len(pairs) == count:
+                    return pairs
+    raise ValueError(f"fewer than {count} flow pairs share the CRC32 bits {mask:#010x}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -115,6 +116,14 @@ class HpnTest(BaseTest):  # type: ignore[misc]
     def counter(self, name: str, index: int) -> tuple[int, int]:
         """(packets, bytes) of an indirect counter cell."""
         return self.control.counter(name, index)
+
+    def register(self, name: str, index: int) -> int:
+        """One cell of a bmv2 register array, read over Thrift."""
+        out = self.control.cli([f"register_read {name} {index}"])
+        match = re.search(rf"{re.escape(name)}\[{index}\]\s*=\s*(\d+)", out)
+        if match is None:
+            self.fail(f"register_read {name} {index}: no value in {out!r}")
+        return int(match.group(1))
 
     def drop_count(self, reason: DropReason) -> int:
         return self.counter(names.DROP_COUNTER, int(reason))[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import subprocess
 import threading
 from collections.abc import Coroutine
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from hpn.pipeline import switch_entities
 from hpn.routing.state import SwitchState
 from hpn.runtime import FabricSession, SessionOptions, SwitchTarget
+from hpn.runtime.packet_io import packet_ins, send_frame
 
 T = TypeVar("T")
 SWITCH = "ptf-switch"
@@ -39,11 +41,34 @@ class SwitchControl:
         self.thread = threading.Thread(target=self.loop.run_forever, name="hpn-runtime", daemon=True)
         self.thread.start()
         self.session = FabricSession([target], SessionOptions(own_all_tables=True))
+        self.packet_ins: queue.Queue[tuple[int, bytes]] = queue.Queue()
         self._run(self._open())
 
     async def _open(self) -> None:
         await self.session.__aenter__()
         await self.session.wait_connected()
+        self._reader = asyncio.ensure_future(self._read_packet_ins())
+
+    async def _read_packet_ins(self) -> None:
+        """Every packet-in (the primary gets them all), as (ingress port, frame)."""
+        async for packet in packet_ins(self.session.switch(SWITCH), queue_size=4096):
+            self.packet_ins.put((packet.port, packet.frame))
+
+    def packet_out(self, frame: bytes, port: int) -> None:
+        """Send `frame` out of `port` through the switch's CPU path (P4Runtime PacketOut)."""
+        self._run(send_frame(self.session.switch(SWITCH), frame, port))
+
+    def next_packet_in(self, timeout: float = 3.0) -> tuple[int, bytes] | None:
+        if self._reader.done():
+            raise AssertionError(f"the packet-in reader stopped: {self._reader.exception()!r}")
+        try:
+            return self.packet_ins.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def drain_packet_ins(self) -> None:
+        while not self.packet_ins.empty():
+            self.packet_ins.get_nowait()
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

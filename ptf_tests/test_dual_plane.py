@@ -8,6 +8,7 @@ from collections import Counter
 from ptf import testutils
 
 from fixtures import DST_NET, switch_state, udp_packet
+from hpn.pipeline import names
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.routing.state import LbMode, LbParams
 from hpn_base import HpnTest
@@ -55,6 +56,12 @@ class GroupNamingAnotherPlanesPortDropsNeverLeaks(HpnTest):
         self.assertTrue(set(out) <= {2, 3, -1}, f"plane-0 packets left on {dict(out)}")
         self.assertGreater(out[-1], 0, "no packet hashed to a plane-1 port")
         self.assertEqual(self.drop_count(DropReason.PLANE_VIOLATION) - before, out[-1])
+        # What was dropped never left, so it is neither a member's tx nor in a queue
+        # (ECN and INT read the queue count).
+        for port in (6, 7):
+            self.assertEqual(self.counter(names.MEMBER_COUNTER, port), (0, 0), f"member_tx[{port}]")
+            cell = self.register(names.PORT_QUEUE, port)
+            self.assertEqual((cell >> 32, names.queued_bytes(cell)), (0, 0), f"port_queue[{port}]")
 
 
 class PortWithoutPlaneDrops(HpnTest):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fixtures import one_group_state, udp_packet
+from fixtures import one_group_state, udp_packet, udp_pairs_sharing_hash_bits
 from hpn.routing.state import LbMode, LbParams
 from hpn_base import HpnTest
 
@@ -32,7 +32,11 @@ class ThousandFlowsBalanced(HpnTest):
 
 
 class SeedsSplitDifferently(HpnTest):
-    """Two switches (seeds) map the same 300 flows to members differently."""
+    """Two switches (seeds) map the same 300 flows to members differently; and flows
+    whose hashes agree in half their bits are not kept together, or apart, on every
+    switch, as a seed that enters the hash linearly would keep them (polarization)."""
+
+    PAIRS = 80
 
     def runTest(self) -> None:
         flows = [udp_packet(sport=3000 + i) for i in range(300)]
@@ -47,6 +51,20 @@ class SeedsSplitDifferently(HpnTest):
         self.log_result("ecmp_flows_moved_by_seed", moved / len(flows))
         # Independent hashes over 4 members move ~75% of flows.
         self.assertGreater(moved / len(flows), 0.5)
+
+        for half, mask in (("low", 0x0000FFFF), ("high", 0xFFFF0000)):
+            pairs = udp_pairs_sharing_hash_bits(mask, self.PAIRS)
+            packets = [udp_packet(sport=s, dport=d) for pair in pairs for s, d in pair]
+            together = []
+            for seed in (1, 2):
+                self.program(one_group_state(self.nports, LbMode.ECMP, MEMBERS, lb=LbParams(hash_seed=seed)))
+                ports = self.send_flow_packets(packets)
+                together.append([ports[2 * i] == ports[2 * i + 1] for i in range(len(pairs))])
+            flipped = sum(a != b for a, b in zip(*together, strict=True))
+            self.log_result(f"ecmp_pairs_sharing_{half}_crc_half_flipped", flipped / len(pairs))
+            # With independent choices per seed a pair's "same member" flips for about
+            # 2 * 1/4 * 3/4 of pairs; a linear seed flips none.
+            self.assertGreater(flipped, len(pairs) // 10, f"pairs sharing the {half} CRC half")
 
 
 class MemberDownMovesOnlyItsFlows(HpnTest):

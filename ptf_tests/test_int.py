@@ -120,6 +120,23 @@ class SlotsFillInOrderThenWrapLikeTheReference(IntTest):
         self.assertEqual(decode_int_packet(frame).rest, APP)
 
 
+class SlotIsNhopModFiveForEveryCount(IntTest):
+    """The slot a hop writes is nhop mod 5 for every 16-bit nhop, also where the two
+    bytes of nhop add up to 320 or more (the residue is computed from hi + lo)."""
+
+    COUNTS = (0x00FF, 0x0140, 0x3F3F, 0xFF41, 0xC8C8, 0xFFFE, 0x01FF)
+
+    def runTest(self) -> None:
+        empty = IntStack.from_hops([])
+        for nhop in self.COUNTS:
+            with self.subTest(nhop=nhop, byte_sum=(nhop >> 8) + (nhop & 0xFF)):
+                frame = int_frame(stack=IntStack(empty.slots, nhop))
+                got = decode_int_packet(self.hop(frame)).stack
+                self.assertEqual(got.nhop, nhop + 1)
+                written = [k for k in range(MAX_HOPS) if got.slots[k] != empty.slots[k]]
+                self.assertEqual(written, [nhop % MAX_HOPS], f"nhop {nhop:#06x}")
+
+
 class FieldsMatchAQueueTheTestBuilds(IntTest):
     """K frames of S bytes sent back to back into a port slowed to R packets/s: once the
     burst is queued, frame i leaves with K-1-i frames behind it, i frames sent before it,

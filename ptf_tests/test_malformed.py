@@ -8,9 +8,11 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from fixtures import DST_IP, SENDER_MAC, SWITCH_MAC, one_group_state, routed, udp_packet
+from fixtures import DST_IP, SENDER_MAC, SRC_IP, SWITCH_MAC, one_group_state, routed, udp_packet
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.routing.state import LbMode
+from hpn.telemetry.codec import STACK_BYTES, Bth, IntStack
+from hpn.telemetry.packets import rocev2_packet
 from hpn_base import HpnTest
 
 
@@ -46,7 +48,11 @@ class Ipv4OptionsDropped(MalformedTest):
     def runTest(self) -> None:
         pkt = Ether(src=SENDER_MAC, dst=SWITCH_MAC) / IP(dst=DST_IP, options=[IPOption_NOP()] * 4) / UDP()
         self.assertEqual(IP(bytes(pkt[IP])).ihl, 6)
-        self.assert_dropped(DropReason.IPV4_OPTIONS, bytes(pkt))
+        # Options decide before the checksum: a checksum over 20 of the 24 bytes, as a
+        # switch that ignores ihl would verify, changes nothing.
+        bad = pkt.copy()
+        bad[IP].chksum = 0xBAD
+        self.assert_dropped(DropReason.IPV4_OPTIONS, bytes(pkt), bytes(bad))
 
 
 class BadIpv4ChecksumDropped(MalformedTest):
@@ -79,3 +85,32 @@ class ShortPacketPaddedToMinimumFrameForwarded(MalformedTest):
         testutils.send_packet(self, 0, padded)
         testutils.verify_packet(self, routed(padded, 2), 2)
         testutils.verify_no_other_packets(self)
+
+
+class TruncatedIntStackDropped(MalformedTest):
+    """A RoCEv2 packet marked for INT whose 42-byte stack is cut short: a parser error
+    on both targets, whether the IPv4 and UDP lengths still claim the whole stack or
+    were fitted to the short packet (docs/int.md)."""
+
+    def runTest(self) -> None:
+        full = bytes(
+            rocev2_packet(
+                SRC_IP,
+                DST_IP,
+                49152,
+                b"",
+                bth=Bth(dest_qp=7, psn=1),
+                stack=IntStack.from_hops([]),
+                eth_src=SENDER_MAC,
+                eth_dst=SWITCH_MAC,
+                udp_checksum=False,
+            )
+        )
+        cut = len(full) - STACK_BYTES + 30  # 30 of the stack's 42 bytes
+        claims_whole = full[:cut]
+        fitted = Ether(claims_whole)
+        fitted[IP].len = cut - 14
+        fitted[UDP].len = cut - 14 - 20
+        del fitted[IP].chksum
+        self.assertEqual(len(bytes(fitted)), cut)
+        self.assert_dropped(DropReason.PARSER_ERROR, claims_whole, bytes(fitted))

@@ -10,13 +10,16 @@ whose sizes are not the ones the sources declare.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from finsy.proto import p4i
 from google.protobuf import text_format
+from scapy.data import ETH_P_ARP
 
+from hpn import params
 from hpn.params import LbMode, LinkRate
 from hpn.paths import bmv2_model, flow
 from hpn.pipeline import buckets, load_balancing, values
@@ -28,6 +31,16 @@ from hpn.topology import model
 from p4_constants import MAIN, P4SRC, Declared, P4Program, P4SourceError, disagreements, unmatched
 
 TARGETS = tuple(MAIN)
+
+
+def _ptf_constant(name: str) -> int:
+    """A constant of ptf_tests/test_cpu_path.py (PTF suites run apart, with their own copy)."""
+    source = (Path(__file__).resolve().parents[1] / "ptf_tests" / "test_cpu_path.py").read_text()
+    found = re.search(rf"^{name} = (\d+)", source, re.M)
+    assert found, f"ptf_tests/test_cpu_path.py defines no {name}"
+    return int(found.group(1))
+
+
 P4INFO = {"bmv2": P4INFO_PATH, "tofino": TOFINO_P4INFO_PATH}
 BFRT = {"tofino": TOFINO_OUT / "bfrt.json"}
 
@@ -56,6 +69,10 @@ def python_values(target: str) -> dict[str, int]:
         "UDP_PORT_ROCEV2": codec.ROCEV2_UDP_PORT,
         "ETHERTYPE_IPV4": packets.ETHERTYPE_IPV4,
         "ETHERNET_MIN_FRAME": packets.MIN_FRAME_BYTES,
+        "ETHERTYPE_ARP": ETH_P_ARP,
+        "BMV2_CPU_PORT": params.BMV2_CPU_PORT,
+        "TOFINO_CPU_PORT": params.TOFINO_CPU_PORT,
+        "PUNT_PER_WINDOW": _ptf_constant("PUNT_PER_WINDOW"),
     }
     for members in ENUMS.values():
         out.update(members)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import finsy as fy
 import pytest
 
+from hpn.params import GATEWAY_IP
 from hpn.pipeline import PipelineMismatch, Target, check_schema, load_target_schema, names, switch_entities
 from hpn.pipeline.buckets import intact_layout
 from hpn.pipeline.load_balancing import SENTINEL_MEMBER_ID, member_id, sbox_words, selector_group_id
@@ -39,6 +40,7 @@ def sample_state() -> SwitchState:
         ),
         ports=(*ports[:2], PortConfig(2, 0, "x", "02:00:00:00:01:02", 400, ECN), *ports[3:]),
         lb=LbParams(hash_seed=7, flowlet_gap_us=50, load_window_us=100),
+        gateway_ips=(GATEWAY_IP,),
     )
 
 
@@ -174,6 +176,29 @@ def test_tofino_seed_sbox_gives_each_width_its_buckets_and_the_alternate_next_do
     assert sbox_words(7) == sbox_words(7) != sbox_words(8)
 
 
+def test_tofino_seed_premix_gives_every_second_hash_byte_a_word_of_the_seed() -> None:
+    """seed_premix: one word per CRC8 byte of a flow, from the seed alone, so that two
+    switches' words differ and flows whose CRC32 bytes agree do not share a bucket on
+    every switch (bmv2 needs none: its multiply mixes the seed)."""
+
+    def premix(state: SwitchState) -> dict[int, int]:
+        out = {}
+        for e in switch_entities(state, Target.TOFINO):
+            if isinstance(e, fy.P4TableEntry) and e.table_id == names.SEED_PREMIX.name:
+                assert isinstance(e.action, fy.P4TableAction)
+                out[dict(e.match or {})["hash_byte"]] = dict(e.action.args)["word"]
+        return out
+
+    state = sample_state()
+    words = premix(state)
+    assert sorted(words) == list(range(256))
+    assert len(set(words.values())) > 250, "the words differ from byte to byte"
+    reseeded = premix(dataclasses.replace(state, lb=dataclasses.replace(state.lb, hash_seed=8)))
+    assert sum(words[h] != reseeded[h] for h in range(256)) > 250, "another seed, other words"
+    assert words == premix(sample_state()), "one seed, one set of words"
+    assert not [e for e in switch_entities(state) if getattr(e, "table_id", "") == names.SEED_PREMIX.name]
+
+
 def test_value_conversions_reject_bad_input() -> None:
     assert mac_to_int("02:00:00:00:00:01") == 0x020000000001
     with pytest.raises(ValueError, match="not a MAC"):
@@ -181,3 +206,22 @@ def test_value_conversions_reject_bad_input() -> None:
     assert pmax_scaled(0.5) == 32768
     with pytest.raises(ValueError, match="pmax"):
         pmax_scaled(1.5)
+
+
+def test_cpu_path_entries_punt_the_probe_and_lldp_and_answer_arp_on_tors_only() -> None:
+    """Every switch punts LLDP and the link probe and nothing else; a ToR answers ARP for
+    its hosts' gateway with its own MAC; an agg answers none."""
+    tor = switch_entities(sample_state())
+    punted = {
+        dict(e.match or {})["ether_type"]
+        for e in tor
+        if isinstance(e, fy.P4TableEntry) and e.table_id == names.CPU_PUNT.name
+    }
+    assert punted == {0x88CC, 0x88B5}
+    arp = [e for e in tor if isinstance(e, fy.P4TableEntry) and e.table_id == names.GATEWAY_ARP.name]
+    assert len(arp) == 1
+    assert dict(arp[0].match or {})["target_ip"] == int(IPv4Address(GATEWAY_IP))
+    assert isinstance(arp[0].action, fy.P4TableAction)
+    assert dict(arp[0].action.args)["gateway_mac"] == 0x0200000000FE
+    agg = dataclasses.replace(sample_state(), gateway_ips=())
+    assert not [e for e in switch_entities(agg) if getattr(e, "table_id", "") == names.GATEWAY_ARP.name]

@@ -49,3 +49,19 @@ class EcnConfig:
     kmin: int
     kmax: int
     pmax: float  # marking probability at kmax, 0..1
+
+
+GATEWAY_IP = "169.254.0.1"
+"""The next hop of every host port: a link-local address its ToR answers ARP for
+(gateway_arp), so a host needs no permanent neighbour entry."""
+
+LLDP_ETHERTYPE = 0x88CC
+PROBE_ETHERTYPE = 0x88B5
+"""The controller's link probe (IEEE 802 local experimental ethertype 1)."""
+PUNT_ETHERTYPES = (LLDP_ETHERTYPE, PROBE_ETHERTYPE)
+"""What every switch hands to its controller (cpu_punt): nothing else, IPv4 never."""
+
+BMV2_CPU_PORT = 510
+"""BMV2_CPU_PORT in sizes.p4: `simple_switch_grpc ... -- --cpu-port 510`."""
+TOFINO_CPU_PORT = 192
+"""TOFINO_CPU_PORT in sizes.p4: Tofino 1's PCIe CPU port (2-pipe part, pipe 0)."""

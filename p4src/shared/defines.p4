@@ -19,6 +19,9 @@ typedef bit<DROP_REASON_BITS> drop_reason_t;
                         meta.l4_src_port, meta.l4_dst_port, meta.dest_qp
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
+const bit<16> ETHERTYPE_ARP = 0x0806;
+const bit<16> ARP_OPER_REQUEST = 1;
+const bit<16> ARP_OPER_REPLY = 2;
 const bit<8>  PROTO_TCP = 6;
 const bit<8>  PROTO_UDP = 17;
 const bit<16> UDP_PORT_ROCEV2 = 4791;
@@ -53,6 +56,7 @@ const drop_reason_t DROP_NO_LIVE_MEMBER = 7;   // both members of the flow's buc
 const drop_reason_t DROP_PLANE_VIOLATION = 8;  // chosen port is not in the packet's plane
 const drop_reason_t DROP_NO_PLANE = 9;         // ingress port has no plane
 const drop_reason_t DROP_IPV4_LENGTH = 10;     // total length disagrees with the frame
+const drop_reason_t DROP_PUNT_LIMIT = 11;      // a port's frames for the CPU above PUNT_PER_WINDOW
 
 // HPCC link-rate index carried in each INT hop (HPCC reference lineRateValues:
 // 25/50/100/200/400 Gb/s; 5-7 mean 0, "unknown").

@@ -4,6 +4,33 @@
 
 #include "defines.p4"
 
+// P4Runtime packet I/O (docs/operations.md). Whole bytes, the pads included:
+// p4c and the P4Runtime servers need byte-aligned controller headers, and a
+// client sends every field of a packet-out, the pad too.
+@controller_header("packet_in")
+header packet_in_t {
+    port_id_t ingress_port;    // where the punted frame came in
+    bit<7>    pad;
+}
+
+@controller_header("packet_out")
+header packet_out_t {
+    port_id_t egress_port;     // where to send the frame, as it is
+    bit<7>    pad;
+}
+
+header arp_t {
+    bit<16>     hw_type;
+    bit<16>     proto_type;
+    bit<8>      hw_len;
+    bit<8>      proto_len;
+    bit<16>     oper;
+    mac_addr_t  sender_hw;
+    ipv4_addr_t sender_ip;
+    mac_addr_t  target_hw;
+    ipv4_addr_t target_ip;
+}
+
 header ethernet_t {
     mac_addr_t dst_addr;
     mac_addr_t src_addr;
@@ -105,7 +132,10 @@ header int_nhop_t {
 }
 
 struct headers_t {
+    packet_in_t  packet_in;     // first: it goes in front of the frame
+    packet_out_t packet_out;
     ethernet_t ethernet;
+    arp_t      arp;
     ipv4_t     ipv4;
     tcp_t      tcp;
     udp_t      udp;

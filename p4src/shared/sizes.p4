@@ -9,6 +9,14 @@
 #define PORT_BITS 9                // v1model and Tofino ports are 9 bits
 #define MAX_PORTS 512              // = 2^PORT_BITS: per-port registers and counters
 #define PORT_TABLE_SIZE 512
+// The port packet-ins leave by and packet-outs come in by. bmv2: given to
+// simple_switch_grpc as `-- --cpu-port 510` (9 bits, not 0, not 511, its drop
+// port). Tofino 1: the PCIe CPU port of a 2-pipe part (pipe 0); 320 on a
+// 4-pipe part: compile with -DTOFINO_CPU_PORT=320.
+#define BMV2_CPU_PORT 510
+#ifndef TOFINO_CPU_PORT
+#define TOFINO_CPU_PORT 192
+#endif
 #define PLANE_BITS 2
 #define PLANE_PORT_TABLE_SIZE 1024 // (plane, port) pairs: a port is in one plane
 
@@ -28,6 +36,14 @@
 
 #define FLOWLET_SLOT_BITS 12
 #define FLOWLET_SLOTS 4096         // = 2^FLOWLET_SLOT_BITS
+
+#define PUNT_TABLE_SIZE 16         // ethertypes the controller asks for (LLDP, its link probe)
+#define GATEWAY_ARP_TABLE_SIZE 64  // gateway addresses a switch answers ARP for
+// At most PUNT_PER_WINDOW frames of one port go to the CPU per window of about
+// 16 ms (each program sets the window from its clock): about 1,000 a second,
+// 100 times what a port's link probes need (one per 100 ms), and a flooding
+// port cannot take the controller from the others.
+#define PUNT_PER_WINDOW 16
 
 #define INT_HOP_SLOTS 5            // HPCC reference IntHeader::maxHop
 #define DROP_REASON_BITS 4

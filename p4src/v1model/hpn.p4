@@ -8,8 +8,13 @@
 #include "parser.p4"
 #include "control/stats.p4"
 #include "../shared/control/dual_plane.p4"
+// The per-member counter NextHopRewrite keeps (routing.p4), as v1model declares one.
+#define MEMBER_TX_COUNTER counter(MAX_PORTS, CounterType.packets_and_bytes)
+#define MEMBER_TX_COUNT(C, PORT) C.count((bit<32>)(PORT));
 #include "../shared/control/routing.p4"
 #include "control/queue.p4"
+#include "../shared/control/cpu_path.p4"
+#include "control/cpu.p4"
 #include "control/load_balancing.p4"
 #include "control/ecn.p4"
 #include "control/int.p4"
@@ -22,6 +27,8 @@ control HpnIngress(inout headers_t hdr,
     Routing() routing;
     LoadBalancing() load_balancing;
     NextHopRewrite() next_hop;
+    QueueUncount() queue_uncount;
+    CpuPath() cpu_path;
     DropStats() drop_stats;
 
     // bmv2 pays for every table and condition a packet meets (each one logs,
@@ -52,16 +59,20 @@ control HpnIngress(inout headers_t hdr,
         } else if (std_meta.parser_error != error.NoError) {
             meta.drop_reason = DROP_PARSER_ERROR;
         } else if (!hdr.ipv4.isValid()) {
-            meta.drop_reason = DROP_NOT_IPV4;
+            // packet-outs, gateway ARP, punts; other non-IPv4 frames drop (NOT_IPV4)
+            cpu_path.apply(hdr, meta, std_meta);
+        } else if (hdr.ipv4.ihl != 5) {
+            meta.drop_reason = DROP_IPV4_OPTIONS;      // before the checksum, as on Tofino
         } else if (std_meta.checksum_error == 1) {
             meta.drop_reason = DROP_IPV4_CHECKSUM;
-        } else if (hdr.ipv4.ihl != 5) {
-            meta.drop_reason = DROP_IPV4_OPTIONS;
         } else {
             // Truncated, or longer than the IPv4 packet beyond Ethernet's padding.
             meta.drop_reason = DROP_IPV4_LENGTH;
         }
         if (meta.drop_reason != DROP_NONE) {
+            if (meta.drop_reason == DROP_PLANE_VIOLATION) {
+                queue_uncount.apply(std_meta);
+            }
             drop_stats.apply(meta, std_meta);
         }
     }

@@ -34,6 +34,7 @@ struct metadata_t {
     bit<16>     lb_pick;           // selector input: which member of the bucket
     lb_state_t  lb;
     bit<1>      new_flowlet;       // this packet starts a flowlet (FLOWLET, ADAPTIVE)
+    bit<1>      punt;              // cpu.p4: a frame for the controller
     bit<1>      resubmitting;      // ADAPTIVE: this pass ends in a resubmit, not a send
     @field_list(0)
     bit<1>      adaptive_retry;    // second pass of a resubmitted adaptive packet

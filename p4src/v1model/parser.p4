@@ -7,11 +7,31 @@ parser HpnParser(packet_in pkt,
                  inout metadata_t meta,
                  inout standard_metadata_t std_meta) {
     state start {
+        transition select(std_meta.ingress_port) {
+            BMV2_CPU_PORT: parse_packet_out;
+            default: parse_ethernet;
+        }
+    }
+
+    // A frame from the controller: its header, then the frame to send as it
+    // is (not parsed: it bypasses every table but the CPU path's).
+    state parse_packet_out {
+        pkt.extract(hdr.packet_out);
+        transition accept;
+    }
+
+    state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) {
             ETHERTYPE_IPV4: parse_ipv4;
-            default: accept;           // non-IP: dropped and counted in ingress
+            ETHERTYPE_ARP: parse_arp;
+            default: accept;           // other non-IP: punted if asked for, else dropped
         }
+    }
+
+    state parse_arp {
+        pkt.extract(hdr.arp);
+        transition accept;
     }
 
     state parse_ipv4 {
@@ -103,7 +123,9 @@ control HpnComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
 
 control HpnDeparser(packet_out pkt, in headers_t hdr) {
     apply {
+        pkt.emit(hdr.packet_in);
         pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.arp);
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.tcp);
         pkt.emit(hdr.udp);

@@ -26,6 +26,7 @@ from types import TracebackType
 from hpn.netlab.netns import Netns
 from hpn.netlab.processes import TERM_TIMEOUT, terminate
 from hpn.netlab.spawn import spawn_logged
+from hpn.params import BMV2_CPU_PORT
 
 BMV2_BINARY = "simple_switch_grpc"
 CLI_BINARY = "simple_switch_CLI"
@@ -97,7 +98,8 @@ class Bmv2Switch:
         for port, iface in sorted(self.ports.items()):
             argv += ["-i", f"{port}@{iface}"]
         argv += ["--log-console", "--log-level", self.log_level, "--no-p4"]
-        argv += ["--", "--grpc-server-addr", self.grpc_address]
+        # Packet-ins leave by, and packet-outs come in by, the program's CPU port.
+        argv += ["--", "--grpc-server-addr", self.grpc_address, "--cpu-port", str(BMV2_CPU_PORT)]
         return self.netns.exec_argv(argv)
 
     def spawn(self) -> None:

@@ -17,6 +17,7 @@ class DropReason(enum.IntEnum):
     PLANE_VIOLATION = 8
     NO_PLANE = 9
     IPV4_LENGTH = 10
+    PUNT_LIMIT = 11
 
 
 def drops_by_reason(counters: Iterable[Mapping[int, int]]) -> dict[DropReason, int]:

@@ -50,6 +50,17 @@ def sbox_words(seed: int) -> list[int]:
     ]
 
 
+def premix_words(seed: int) -> list[int]:
+    """The 256 words of Tofino's seed_premix, one per CRC8 byte of a flow: derived from
+    the seed alone, apart from the sbox's words."""
+    return [
+        int.from_bytes(
+            hashlib.blake2b(seed.to_bytes(8, "big") + b"premix" + bytes([i]), digest_size=4).digest(), "big"
+        )
+        for i in range(256)
+    ]
+
+
 def sbox_bucket(hash_byte: int, word: int, bits: int, alternate: int) -> int:
     """The bucket seed_sbox gives a hash byte: mixed with the seed's word, moved to the
     neighbouring bucket when the flowlet was moved (ADAPTIVE), masked to the group's
@@ -58,15 +69,26 @@ def sbox_bucket(hash_byte: int, word: int, bits: int, alternate: int) -> int:
 
 
 def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
-    """Tofino's seed_sbox entries, for each bucket width the switch's groups use (bmv2
-    mixes the seed arithmetically: none)."""
+    """Tofino's seed_premix entries, and its seed_sbox entries for each bucket width the
+    switch's groups use (bmv2 mixes the seed arithmetically: none)."""
     if target is not Target.TOFINO:
         return []
+    seed = params.hash_seed & 0xFFFFFFFF
+    premix_table = target.qualify(names.SEED_PREMIX.name)
+    premix_action = target.qualify(next(iter(names.SEED_PREMIX.actions)))
+    premix = [
+        fy.P4TableEntry(
+            premix_table,
+            match=fy.P4TableMatch(hash_byte=h),
+            action=fy.P4TableAction(premix_action, word=word),
+        )
+        for h, word in enumerate(premix_words(seed))
+    ]
     table = target.qualify(names.SEED_SBOX.name)
     action = target.qualify(next(iter(names.SEED_SBOX.actions)))
-    words = sbox_words(params.hash_seed & 0xFFFFFFFF)
+    words = sbox_words(seed)
     widths = sorted({group_layout(g).bits for g in groups})
-    return [
+    return premix + [
         fy.P4TableEntry(
             table,
             match=fy.P4TableMatch(hash_byte=h, bits=bits, alternate=alternate),

@@ -47,7 +47,7 @@ class Target(enum.Enum):
     def tables(self) -> tuple[names.TableName, ...]:
         if self is Target.BMV2:
             return (*names.COMMON_TABLES, names.ECN_PORT)
-        return (*names.COMMON_TABLES, names.ECN_RAMP, names.SEED_SBOX)
+        return (*names.COMMON_TABLES, names.ECN_RAMP, names.SEED_SBOX, names.SEED_PREMIX)
 
     @property
     def drop_counters(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
 from hpn.bulk import gc_paused
+from hpn.params import GATEWAY_IP
 from hpn.routing.failures import FailureView
 from hpn.routing.groups import Interner, RouteSpec, allocate
 from hpn.routing.state import LbMode, LbParams, PortConfig, SwitchState
@@ -67,6 +68,7 @@ def _compute(fabric: Fabric, failures: FailureView) -> dict[str, SwitchState]:
                 load_window_us=fabric.settings.load_window_us,
             ),
             live_ports=None if live_ports == all_ports else live_ports,
+            gateway_ips=(GATEWAY_IP,) if sw.role is Role.TOR else (),
         )
     return states
 

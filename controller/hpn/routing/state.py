@@ -77,6 +77,7 @@ class SwitchState:
     ports: tuple[PortConfig, ...]
     lb: LbParams = LbParams()
     live_ports: frozenset[int] | None = None  # None: all ports up
+    gateway_ips: tuple[str, ...] = ()  # addresses this switch answers ARP for (ToRs)
 
     def plane_ports(self) -> dict[int, frozenset[int]]:
         """Ports of each plane, from the port configs."""

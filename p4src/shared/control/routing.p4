@@ -40,15 +40,22 @@ control Routing(in ipv4_t ipv4, in plane_t plane, inout group_id_t packet_group,
 // plane is part of the key, so this table is also the plane's port set: a
 // port the controller did not list for the packet's plane (or a plane with
 // no ports at all) drops the packet (DROP_PLANE_VIOLATION).
+// member_tx counts the frames the load balancer sent to each member (port),
+// here, where plane_port has let them go: a frame it drops never left. Each
+// program declares the counter (MEMBER_TX_COUNTER, MEMBER_TX_COUNT: the
+// counter externs differ); its name stays the load balancer's.
 control NextHopRewrite(inout ethernet_t ethernet,
                        inout ipv4_t ipv4,
                        in plane_t plane,
                        in port_id_t egress_port,
                        inout drop_reason_t drop_reason) {
+    @name(".HpnIngress.load_balancing.member_tx") MEMBER_TX_COUNTER member_tx;
+
     action rewrite_macs(mac_addr_t src_mac, mac_addr_t dst_mac) {
         ethernet.src_addr = src_mac;
         ethernet.dst_addr = dst_mac;
         ipv4.ttl = ipv4.ttl - 1;
+        MEMBER_TX_COUNT(member_tx, egress_port)
     }
 
     action plane_violation() {

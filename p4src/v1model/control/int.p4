@@ -48,10 +48,11 @@ control IntTelemetry(inout headers_t hdr, in metadata_t meta, in standard_metada
         bit<24> t = ns[23:0];
         bit<20> b = meta.tx_before[26:7];
         bit<17> ql = (meta.queued_cells > 0x1ffff) ? 17w0x1ffff : meta.queued_cells[16:0];
-        // nhop mod 5: 256 = 1 (mod 5), so hi + lo has the same residue; the
-        // division by 5 of that 9-bit sum is a multiply by 205 / 1024.
-        bit<16> s = (bit<16>)hdr.int_nhop.hi + (bit<16>)hdr.int_nhop.lo;
-        bit<16> slot = s - 5 * ((s * 205) >> 10);
+        // nhop mod 5: 256 = 1 (mod 5), so hi + lo (< 511) has the same residue;
+        // the division by 5 of that sum is a multiply by 205 / 1024, exact below
+        // 1024. In 32 bits: s * 205 reaches 104,550, which 16 bits would wrap.
+        bit<32> s = (bit<32>)hdr.int_nhop.hi + (bit<32>)hdr.int_nhop.lo;
+        bit<32> slot = s - 5 * ((s * 205) >> 10);
         if (slot == 0) INT_FILL(0)
         else if (slot == 1) INT_FILL(1)
         else if (slot == 2) INT_FILL(2)

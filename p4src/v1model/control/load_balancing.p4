@@ -54,7 +54,6 @@ control LoadBalancing(inout headers_t hdr,
     register<bit<16>>(FLOWLET_SLOTS) flowlet_id;          // FLOWLET_ID_MASK | FLOWLET_ALTERNATE
     register<bit<32>>(MAX_PORTS) load_window_start;       // us
     register<bit<32>>(MAX_PORTS) load_window_bytes;
-    counter(MAX_PORTS, CounterType.packets_and_bytes) member_tx;
 
     // Bucket and pick from the flow hash salted by `salt` (the flowlet id in
     // FLOWLET and ADAPTIVE, 0 in ECMP), mixed with the seed; `alternate` moves
@@ -93,9 +92,15 @@ control LoadBalancing(inout headers_t hdr,
         choose(0, 0);
     }
 
+    // A route to a group without an entry drops (as on Tofino: one contract).
+    action no_group() {
+        meta.drop_reason = DROP_NO_ROUTE;
+    }
+
     table lb_group {
         key = { meta.group_id: exact @name("group_id"); }
-        actions = { set_group; }
+        actions = { set_group; @defaultonly no_group; }
+        default_action = no_group();
         size = GROUP_TABLE_SIZE;
     }
 
@@ -109,7 +114,9 @@ control LoadBalancing(inout headers_t hdr,
     action set_egress_port(port_id_t port) {
         std_meta.egress_spec = port;
         meta.drop_reason = DROP_NONE;
-        member_tx.count((bit<32>)port);
+        // Counted into the port's queue here, where it costs no step of its own;
+        // a frame plane_port then drops is taken out again (QueueUncount).
+        // member_tx is counted once plane_port let the frame go (routing.p4).
         QUEUE_ENQUEUE(port, std_meta.packet_length)
     }
 
@@ -177,8 +184,6 @@ control LoadBalancing(inout headers_t hdr,
                 flowlet_pick();
             }
             next_hop.apply();   // sets drop_reason: DROP_NONE, or no live member
-        } else {
-            meta.drop_reason = DROP_NO_ROUTE;   // a group without an entry
         }
 
         // Local load for ADAPTIVE: bytes the switch sent to the chosen port in

@@ -45,6 +45,18 @@ register<bit<64>>(MAX_PORTS) port_queue;
         port_queue.write((bit<32>)(PORT), (q_[63:32] - 1) ++ (q_[31:0] |-| (LENGTH))); \
     }
 
+// A frame counted at the member choice that will not be queued after all
+// (plane_port dropped it): its number and bytes are taken out again. Applied
+// on that drop alone, so a forwarded frame pays nothing for it.
+control QueueUncount(in standard_metadata_t std_meta) {
+    action uncount() {
+        QUEUE_UNCOUNT(std_meta.egress_spec, std_meta.packet_length)
+    }
+    apply {
+        uncount();
+    }
+}
+
 // Every packet leaving a port counts, INT or not; port_tx (stats) too.
 control QueueDequeue(inout metadata_t meta, in standard_metadata_t std_meta) {
     // Per egress port: [63:32] the bytes it sent, [31:0] the largest frame it

@@ -1,5 +1,6 @@
 // Counters readable over P4Runtime: per-port rx/tx and drops by reason.
-// (Per-member counters live with the member choice, in load_balancing.p4.)
+// (port_tx is counted in egress, with the queue's byte counts: queue.p4;
+// member_tx once plane_port let a frame go: routing.p4.)
 // Every index is as wide as its array: ports are 9 bits (MAX_PORTS cells),
 // reasons 4 bits (DROP_REASON_COUNT cells).
 #ifndef HPN_STATS_P4
@@ -7,7 +8,6 @@
 
 // A resubmitted packet's second pass counts in cell 511 (the v1model drop
 // port, never an ingress port), so port_rx[p] counts each packet once.
-// (port_tx lives with the egress byte counts in queue.p4: one step there.)
 control PortRxStats(in metadata_t meta, in standard_metadata_t std_meta) {
     counter(MAX_PORTS, CounterType.packets_and_bytes) port_rx;
     // In an action, so the choice is one expression: p4c turns a ?: in an
