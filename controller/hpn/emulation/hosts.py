@@ -10,8 +10,9 @@ Sending works as an RNIC bond would:
   5-tuple, so flows spread over both ports (planes) and a flow stays on one;
 - the main table routes each rail's /24s through that rail's NIC (with the
   NIC's address as source) for programs that do not bind an address;
-- the next hop is a fixed link-local gateway with a permanent neighbour entry
-  per port (the P4 switches neither answer ARP nor forward non-IPv4).
+- the next hop is a fixed link-local gateway (`hpn.params.GATEWAY_IP`) that each
+  port's ToR answers ARP for (gateway_arp), as a stock Linux host with a plain
+  default route expects: no static neighbour entries.
 
 Failures are followed from the controller's view (a `FailureView`): a port is
 used for a destination only when its plane can deliver there. A dead local
@@ -33,11 +34,12 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from hpn.emulation.layout import Layout
+from hpn.params import GATEWAY_IP
 from hpn.routing.failures import FailureView
 from hpn.topology.model import Fabric, Host, NicId, NicPort, Role, SwitchPort
 
-GATEWAY = IPv4Address("169.254.0.1")
-"""The next hop every NIC port sends to; its MAC is the port's ToR (a static entry)."""
+GATEWAY = IPv4Address(GATEWAY_IP)
+"""The next hop every NIC port sends to; its ToR answers ARP for it with its MAC."""
 RAIL_TABLE_BASE = 100
 RULE_PREF_BASE = 1000
 
@@ -211,7 +213,7 @@ def route_commands(previous: Mapping[RouteKey, str], desired: Mapping[RouteKey, 
 
 
 def setup_commands(layout: Layout, host: Host) -> list[str]:
-    """`ip -batch` lines that give a host its NIC addresses, neighbours and rules.
+    """`ip -batch` lines that give a host its NIC addresses and rules, and bring its ports up.
 
     The ports already exist (with the NIC's MAC); routes come from `route_commands`.
     """
@@ -221,12 +223,9 @@ def setup_commands(layout: Layout, host: Host) -> list[str]:
         lines.append(f"address add {nic.ip}/32 dev lo")
         lines.append(f"rule add from {nic.ip} lookup {rail_table(nic.rail)} pref {RULE_PREF_BASE + nic.rail}")
     for (rail, port), iface in sorted(layout.host_ports(host).items()):
-        tor = fabric.nic_switch_port(NicPort(host.name, rail, port))
-        assert tor is not None
+        if fabric.nic_switch_port(NicPort(host.name, rail, port)) is None:
+            raise ValueError(f"{host.name} rail {rail} port {port} has no cable to a ToR")
         lines.append(f"link set {iface} up")
-        lines.append(
-            f"neighbour replace {GATEWAY} lladdr {fabric.switch(tor.switch).mac} dev {iface} nud permanent"
-        )
     return lines
 
 
