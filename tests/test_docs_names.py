@@ -30,7 +30,7 @@ NOT_CODE = {
     "-DENABLE_TOFINO=ON": "a CMake option of p4c's build, which docs/tofino.md says how to make",
     "-p0": "the suffix of a generated ToR name (tor-s{s}-r{r}-p{p}), not an option",
     "-p1": "the suffix of a generated ToR name (tor-s{s}-r{r}-p{p}), not an option",
-    "-- --cpu-port 255": "bmv2's command line, a trap docs/traps.md describes (no code sets a CPU port)",
+    "-- --cpu-port 510": "bmv2's command line, a trap docs/traps.md describes (hpn.netlab.bmv2 builds it)",
     "pibmv2::GroupSelection::GroupInfo::get_from_hash": "the bmv2 PI function that crashes (bmv2's code)",
     "fixLimits": "Mininet's machine-wide tuning, which the emulation does not run",
     "preexec_fn": "the subprocess argument the code avoids (docs/traps.md says why)",
