@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +34,17 @@ Rejector = Callable[[p4r.Update], "tuple[int, str] | None"]
 _NO_PIPELINE = "No forwarding pipeline config set for this device."
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A loopback TCP port nothing listens on, kept for the caller until the block ends.
+
+    The port stays bound (not listening: a connection is refused, as with nothing there),
+    so no other program can take it in the meantime; it is bound with SO_REUSEPORT, as
+    gRPC binds its servers, so a fake server can still start on it within the block."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
 def _canon(value: bytes) -> bytes:

@@ -17,7 +17,7 @@ import grpc
 import pytest
 from finsy.proto import p4r
 
-from fake_p4rt import FakeP4RuntimeServer, free_port
+from fake_p4rt import FakeP4RuntimeServer, reserved_port
 from hpn.runtime import Backoff, FabricSession, SessionOptions, SwitchReport, SwitchTarget
 from hpn.runtime.finsy_stream import HandshakeAborted, connected, stream_switch
 
@@ -94,11 +94,12 @@ def test_a_failed_task_of_finsy_aborts_the_handshake() -> None:
 
 def test_a_switch_that_is_not_there_raises_finsys_error() -> None:
     async def main() -> None:
-        address = f"127.0.0.1:{free_port()}"  # nothing listens
-        switch = stream_switch(SwitchTarget("sw0", address, 1, P4INFO, P4BLOB), OPTIONS)
-        with pytest.raises(fy.P4ClientError) as failure:
-            async with connected(switch):
-                pytest.fail("connected to nothing")
+        with reserved_port() as port:  # nothing listens
+            address = f"127.0.0.1:{port}"
+            switch = stream_switch(SwitchTarget("sw0", address, 1, P4INFO, P4BLOB), OPTIONS)
+            with pytest.raises(fy.P4ClientError) as failure:
+                async with connected(switch):
+                    pytest.fail("connected to nothing")
         assert failure.value.code == fy.GRPCStatusCode.UNAVAILABLE
 
     run(main())

@@ -17,7 +17,7 @@ import grpc
 import pytest
 from finsy.proto import p4r, rpc_code
 
-from fake_p4rt import FakeP4RuntimeServer, free_port
+from fake_p4rt import FakeP4RuntimeServer, reserved_port
 from hpn.runtime import (
     Backoff,
     FabricSession,
@@ -382,7 +382,12 @@ def test_duplicate_keys_are_reported_and_the_last_one_wins() -> None:
 
 def test_one_switch_down_others_programmed_then_resynced_when_it_returns() -> None:
     async def main() -> None:
-        fakes = [FakeP4RuntimeServer(), FakeP4RuntimeServer(), FakeP4RuntimeServer(free_port())]
+        with reserved_port() as port:
+            await one_down_then_back(
+                [FakeP4RuntimeServer(), FakeP4RuntimeServer(), FakeP4RuntimeServer(port)]
+            )
+
+    async def one_down_then_back(fakes: list[FakeP4RuntimeServer]) -> None:
         await fakes[0].start()
         await fakes[1].start()
         down = fakes[2]  # not started: nothing listens on its port
