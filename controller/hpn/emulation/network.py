@@ -148,7 +148,9 @@ class PatchPanel(Switch):  # type: ignore[misc]
         for c in self.cables:
             lines.append(
                 f"link add name {c.bridge} address {c.bridge_mac} type bridge "
-                "stp_state 0 forward_delay 0 mcast_snooping 0"
+                # group_fwd_mask 0x4000: forward 01:80:c2:00:00:0e (LLDP, the link
+                # probe), which a Linux bridge keeps to itself by default
+                "stp_state 0 forward_delay 0 mcast_snooping 0 group_fwd_mask 0x4000"
             )
             for end in c.ends():
                 lines.append(f"link set dev {end.patch_iface} master {c.bridge}")

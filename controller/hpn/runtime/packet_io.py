@@ -9,7 +9,7 @@ gets packet-ins. finsy's public API carries both ways (`P4PacketOut`, `read_pack
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 import finsy as fy
@@ -36,8 +36,14 @@ class PacketIn:
 
 async def send_frame(session: SwitchSession, frame: bytes, port: int) -> None:
     """Send `frame` out of `port` of the session's switch, as it is (no table sees it)."""
+    await send_frames(session, [(frame, port)])
+
+
+async def send_frames(session: SwitchSession, frames: Sequence[tuple[bytes, int]]) -> None:
+    """Send each (frame, port), in order, in one call: a StreamChannel takes one message
+    at a time, and two concurrent writes on it fail in gRPC ('Internal error from Core')."""
     session.require_primary()
-    await session.switch.write([fy.P4PacketOut(frame, egress_port=port, pad=0)])
+    await session.switch.write([fy.P4PacketOut(frame, egress_port=port, pad=0) for frame, port in frames])
 
 
 async def packet_ins(

@@ -1,0 +1,133 @@
+"""`hpnctl run`: the operations loop on a live fabric.
+
+The runner owns the I/O the loop (hpn.operations.loop) leaves out: one P4Runtime session
+per switch as primary (P4Runtime arbitration: a second runner with a lower election id
+waits as backup), the whole fabric pushed first (as `hpnctl push`), then every interval:
+probes out of every fabric port (packet-outs), the probes the switches punt fed back in
+(packet-ins), sessions that drop or return followed, and each reaction's writes made on
+the switches it touches (each pushed whole, so a write that failed leaves nothing half
+done; a switch that could not be written is owed its list until it answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from hpn.operations.events import EventSink
+from hpn.operations.liveness import Timers
+from hpn.operations.loop import OperationsLoop, WriteBatch
+from hpn.operations.metrics import OperationsMetrics
+from hpn.operations.probe import PROBE_ETHERTYPE
+from hpn.pipeline import Entity, Target, switch_entities
+from hpn.runtime import FabricSession, SessionOptions, SwitchTarget
+from hpn.runtime.packet_io import packet_ins, send_frames
+from hpn.topology.model import Fabric
+
+LOG = logging.getLogger(__name__)
+
+
+class FabricRunner:
+    def __init__(
+        self,
+        fabric: Fabric,
+        targets: Sequence[SwitchTarget],
+        options: SessionOptions,
+        *,
+        emit: EventSink,
+        target: Target = Target.BMV2,
+        timers: Timers | None = None,
+        metrics: OperationsMetrics | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.timers = timers or Timers()
+        self.loop = OperationsLoop(
+            fabric, emit=emit, clock=clock, timers=self.timers, target=target, metrics=metrics
+        )
+        self.targets = list(targets)
+        self.options = options
+        self.target = target
+        self.initial_errors: dict[str, list[str]] = {}
+
+    def _entities(self, names: Sequence[str]) -> dict[str, list[Entity]]:
+        states = self.loop.failover.states
+        return {n: switch_entities(states[n], self.target) for n in names if n in states}
+
+    async def run(self, stop: asyncio.Event, started: Callable[[], None] | None = None) -> None:
+        """Keep the fabric until `stop` is set; `started` is called once it was pushed."""
+        async with FabricSession(self.targets, self.options) as session:
+            names = [t.name for t in self.targets]
+            up = set(await session.reachable(names))
+            report = await session.push(self._entities(sorted(up)))
+            self.initial_errors = {n: r.errors for n, r in report.switches.items() if not r.ok}
+            for name, errors in self.initial_errors.items():
+                LOG.warning("%s: first push: %s", name, "; ".join(errors))
+                self.loop.owed.add(name)
+            # Probes go out on their own task: a write that takes long (a whole switch
+            # pushed and read back) must not stop them, or every cable would miss its
+            # probes while the controller writes, and be declared down for it.
+            tasks = [asyncio.create_task(self._read(session, n)) for n in names]
+            tasks.append(asyncio.create_task(self._every_interval(stop, lambda: self._send_probes(session))))
+            if started is not None:
+                started()
+            try:
+                await self._every_interval(stop, lambda: self._step(session, up))
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _every_interval(self, stop: asyncio.Event, step: Callable[[], Awaitable[None]]) -> None:
+        """`step` once per probe interval (from its start) until `stop` is set."""
+        interval = self.timers.interval_ns / 1e9
+        while not stop.is_set():
+            began = time.monotonic()
+            await step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, began + interval - time.monotonic()))
+
+    async def _step(self, session: FabricSession, up: set[str]) -> None:
+        for name in [t.name for t in self.targets]:
+            link = session.switch(name)
+            if link.is_up and name not in up:
+                up.add(name)
+                await self._write(session, self.loop.switch_reachable(name))
+                self.loop.owed.add(name)  # a switch that returns may have restarted empty
+            elif not link.is_up and name in up:
+                up.discard(name)
+                await self._write(
+                    session, self.loop.switch_unreachable(name, link.last_error or "disconnected")
+                )
+        await self._write(session, self.loop.tick())
+        owed = {n: e for n, e in self.loop.owed_entities().items() if n in up}
+        if owed:
+            report = await session.push(owed)
+            self.loop.settled({n for n, r in report.switches.items() if r.ok})
+
+    async def _send_probes(self, session: FabricSession) -> None:
+        """Each switch's probes in one write (one stream message at a time), switches at once."""
+        frames: dict[str, list[tuple[bytes, int]]] = {}
+        for probe in self.loop.probes():
+            frames.setdefault(probe.switch, []).append((probe.frame, probe.port))
+        links = [session.switch(name) for name in frames]
+        sends = [send_frames(link, frames[link.name]) for link in links if link.is_up and link.is_primary]
+        LOG.debug("probes out of %d switches (%d due)", len(sends), sum(map(len, frames.values())))
+        for result in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(result, Exception):
+                LOG.debug("probes not sent: %s", result)
+
+    async def _read(self, session: FabricSession, name: str) -> None:
+        """The probes one switch punts, for as long as the runner runs (across reconnects)."""
+        async for packet in packet_ins(session.switch(name), eth_types=[PROBE_ETHERTYPE]):
+            LOG.debug("%s: probe in at %d", packet.switch, packet.port)
+            self.loop.frame_in(packet.switch, packet.port, packet.frame)
+
+    async def _write(self, session: FabricSession, batch: WriteBatch | None) -> None:
+        if batch is None:
+            return
+        report = await session.push(self._entities(sorted(batch.writes)))
+        failed = {n: "; ".join(r.errors) or "not written" for n, r in report.switches.items() if not r.ok}
+        self.loop.written(batch, failed=failed)
