@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from fake_p4rt import FakeP4RuntimeServer
 from hpn.cli import app
-from hpn.pipeline import P4INFO_PATH
+from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH
+from hpn.runtime import FabricSession, SessionOptions, SwitchTarget
 from hpn.topology.loader import load_fabric
 
 TOPO = Path(__file__).resolve().parents[1] / "topologies"
@@ -195,6 +196,66 @@ def test_unreachable_switch_is_named_and_others_programmed(fake_rig: tuple[FakeF
     assert res.exit_code == 3, res.output
     assert down in res.output and "unreachable" in res.output
     assert all(f.entries for n, f in fabric.fakes.items() if n != down)
+
+
+def test_push_that_loses_arbitration_exits_5_not_1(fake_rig: tuple[FakeFabric, Path]) -> None:
+    """Another controller (a higher election id) holds one switch: push names it and exits
+    NOT_PRIMARY (5), not FAILED (1), which means the switch rejected entries."""
+    fabric, targets = fake_rig
+    held = next(iter(fabric.fakes))
+    other = FabricSession(
+        [
+            SwitchTarget(
+                held, fabric.fakes[held].address, fabric.fakes[held].device_id, P4INFO_PATH, BMV2_JSON_PATH
+            )
+        ],
+        SessionOptions(election_id=50),
+    )
+    fabric.call(other.__aenter__())
+    try:
+        fabric.call(other.wait_connected())
+        res = runner.invoke(app, ["push", RIG, "--targets", str(targets)])
+    finally:
+        fabric.call(other.__aexit__(None, None, None))
+    assert res.exit_code == 5, res.output
+    assert held in res.output and "another controller is primary" in res.output
+
+
+def test_a_second_run_on_a_held_fabric_refuses_with_exit_5(fake_rig: tuple[FakeFabric, Path]) -> None:
+    """`hpnctl run` does not fight the controller that holds the fabric: it says so and
+    exits NOT_PRIMARY before writing anything."""
+    fabric, targets = fake_rig
+    held = next(iter(fabric.fakes))
+    other = FabricSession(
+        [
+            SwitchTarget(
+                held, fabric.fakes[held].address, fabric.fakes[held].device_id, P4INFO_PATH, BMV2_JSON_PATH
+            )
+        ],
+        SessionOptions(election_id=50),
+    )
+    fabric.call(other.__aenter__())
+    try:
+        fabric.call(other.wait_connected())
+        res = runner.invoke(app, ["run", RIG, "--targets", str(targets), "--election-id", "10"])
+    finally:
+        fabric.call(other.__aexit__(None, None, None))
+    assert res.exit_code == 5, res.output
+    assert f"{held}: another controller is primary" in res.output
+    assert not any(f.entries for f in fabric.fakes.values()), "nothing written"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--interval-ms", "0"], "interval_ns must be positive"),
+        (["--misses", "0"], "misses must be at least 1"),
+    ],
+)
+def test_run_refuses_bad_timers(args: list[str], message: str) -> None:
+    res = runner.invoke(app, ["run", RIG, *args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output
 
 
 def test_link_down_and_up_move_the_emulation_around_the_push_in_order(

@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 1 a switch rejected entries (diff: differences found);
 2 bad topology or arguments; 3 a switch was unreachable; 4 a needed tool
-(bmv2, Mininet, root) is missing.
+(bmv2, Mininet, root) is missing; 5 another controller is primary on a switch
+(push, run: this one may not write).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ app.command()(fabric_cmds.link)
 app.command()(path_cmds.trace)
 app.command()(path_cmds.paths)
 app.command()(run_cmds.wiring)
+app.command()(run_cmds.run)
 app.add_typer(emulate_cmds.emulate_app, name="emulate")
 app.command()(emulate_cmds.demo)
 

@@ -73,6 +73,7 @@ class Exit(IntEnum):
     BAD_INPUT = 2  # topology or arguments are wrong
     UNREACHABLE = 3  # a switch could not be reached
     MISSING_TOOL = 4  # bmv2, Mininet or root needed and absent
+    NOT_PRIMARY = 5  # another controller is primary (higher election id): this one may not write
 
 
 def fail(code: Exit, message: str) -> NoReturn:

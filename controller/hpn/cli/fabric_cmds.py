@@ -233,6 +233,8 @@ def _report_exit(report: PushReport) -> None:
     console.print(f"{report.updates} updates in {report.seconds:.2f}s")
     if any(not r.reachable for r in report.switches.values()):
         raise typer.Exit(int(Exit.UNREACHABLE))
+    if any(not r.primary for r in report.switches.values()):
+        raise typer.Exit(int(Exit.NOT_PRIMARY))  # lost arbitration: not a rejected entry
     if not report.ok:
         raise typer.Exit(int(Exit.FAILED))
 

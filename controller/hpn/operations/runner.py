@@ -51,6 +51,7 @@ class FabricRunner:
         self.options = options
         self.target = target
         self.initial_errors: dict[str, list[str]] = {}
+        self.not_primary: list[str] = []  # set when another controller holds a switch
 
     def _entities(self, names: Sequence[str]) -> dict[str, list[Entity]]:
         states = self.loop.failover.states
@@ -61,6 +62,14 @@ class FabricRunner:
         async with FabricSession(self.targets, self.options) as session:
             names = [t.name for t in self.targets]
             up = set(await session.reachable(names))
+            self.not_primary = [
+                f"{n}: another controller is primary (ours is election id {self.options.election_id}): "
+                "run this one with a higher --election-id to take over, or stop the other"
+                for n in sorted(up)
+                if not session.switch(n).is_primary
+            ]
+            if self.not_primary:
+                return
             report = await session.push(self._entities(sorted(up)))
             self.initial_errors = {n: r.errors for n, r in report.switches.items() if not r.ok}
             for name, errors in self.initial_errors.items():

@@ -176,6 +176,7 @@ class FabricSession:
             link.require_up()
             report.reachable = True
             link.require_primary()
+            report.primary = True
             async with link.lock:
                 generation = link.generation
                 report.pipeline_pushed = link.take_pipeline_push()

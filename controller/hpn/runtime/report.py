@@ -28,6 +28,7 @@ class SwitchReport:
     name: str
     address: str
     reachable: bool = False
+    primary: bool = False  # this controller held the switch's write access (arbitration)
     pipeline_pushed: bool = False
     inserted: int = 0
     modified: int = 0
