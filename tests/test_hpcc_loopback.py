@@ -186,4 +186,4 @@ def test_command_line_agents() -> None:
 def test_command_line_receiver_ends_after_its_duration() -> None:
     receive = [*AGENT, "receive", "--ip", RECEIVER, "--port", "0", "--duration", "0.2"]
     done = subprocess.run(receive, capture_output=True, text=True, timeout=DEADLINE_S, check=True)
-    assert json.loads(done.stdout) == {"role": "receive", "queues": []}
+    assert json.loads(done.stdout) == {"role": "receive", "queues": [], "started": True, "stopped_by": None}

@@ -1,3 +1,7 @@
-from hpn.hpcc.cli import main
+from hpn.hpcc.stopping import StopSignals
 
-raise SystemExit(main())
+STOP = StopSignals().install()  # before the agent's imports: a stop at any moment is handled
+
+from hpn.hpcc.cli import main  # noqa: E402
+
+raise SystemExit(main(stop=STOP))

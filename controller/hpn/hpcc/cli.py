@@ -6,16 +6,18 @@ Run it in a host's network namespace, bound to the host NIC's address, e.g.::
     ip netns exec hpn-emu-hpn-mini-host-s0-h0 .venv/bin/python -m hpn.hpcc send \\
         --ip 10.0.0.1 --to 10.1.0.1 --duration 20 --line-rate-pps 2000 --base-rtt-us 2000
 
-Each prints a JSON summary on stdout when it ends (``--duration``, the flow's ``--bytes``
-acknowledged, SIGTERM or SIGINT); ``--log FILE`` writes one JSON line per ACK (sender) or per
-data packet with its INT stack (receiver). docs/hpcc.md explains the settings.
+Each says on stderr when it is ready (its sockets bound: RECEIVER_READY, SENDER_READY) and
+prints a JSON summary on stdout when it ends (``--duration``, the flow's ``--bytes``
+acknowledged, SIGTERM or SIGINT, even one that came before it was ready: then the summary is
+``{"role": ..., "started": false, "stopped_by": "SIGTERM"}``); ``--log FILE`` writes one JSON
+line per ACK (sender) or per data packet with its INT stack (receiver). docs/hpcc.md explains
+the settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import socket
 import statistics
 import sys
@@ -30,9 +32,14 @@ from hpn.hpcc.config import AgentSettings
 from hpn.hpcc.flow import SenderFlow
 from hpn.hpcc.receiver import NACK_INTERVAL_NS, Arrival, Receiver
 from hpn.hpcc.sender import RateSample, Sender
+from hpn.hpcc.stopping import StopSignals
 from hpn.telemetry.codec import ROCEV2_UDP_PORT
 
 SOCKET_BUFFER_BYTES = 1 << 22
+RECEIVER_READY = "receiving on"
+"""The start of the receiver's line on stderr once its socket is bound: ``receiving on IP:PORT``."""
+SENDER_READY = "sending from"
+"""The start of the sender's once its sockets are: ``sending from IP:SPORT to IP:PORT``."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,7 +141,7 @@ def receive(args: argparse.Namespace, stop: threading.Event, log: IO[str] | None
             nack_interval_ns=round(args.nack_interval_us * 1000),
             on_arrival=None if write is None else (lambda a: write(_arrival_record(a))),
         )
-        print(f"receiving on {args.ip}:{port}", file=sys.stderr, flush=True)
+        print(f"{RECEIVER_READY} {args.ip}:{port}", file=sys.stderr, flush=True)
         until = None if args.duration is None else time.monotonic_ns() + round(args.duration * 1e9)
         receiver.serve(stop, until_ns=until)
     return {
@@ -153,6 +160,8 @@ def send(args: argparse.Namespace, stop: threading.Event, log: IO[str] | None) -
             ack_sock if args.sport == args.port else sockets.enter_context(_udp_socket(args.ip, args.sport))
         )
         data_sock.connect((args.to, args.port))
+        sport = int(data_sock.getsockname()[1])
+        print(f"{SENDER_READY} {args.ip}:{sport} to {args.to}:{args.port}", file=sys.stderr, flush=True)
         sender = Sender(
             SenderFlow(config, time.monotonic_ns()),
             qpn=args.qpn,
@@ -182,15 +191,19 @@ def send(args: argparse.Namespace, stop: threading.Event, log: IO[str] | None) -
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, stop: StopSignals | None = None) -> int:
+    """Run one agent; `stop` is its stop handling when the caller installed it already."""
+    if stop is None:
+        stop = StopSignals().install()
     args = _parser().parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     run = receive if args.role == "receive" else send
-    with ExitStack() as files:
-        log = None if args.log is None else files.enter_context(open(args.log, "w"))
-        summary = run(args, stop, log)
+    if stop.event.is_set():  # stopped while it was starting: nothing bound, nothing sent
+        summary: dict[str, Any] = {"role": args.role, "started": False}
+    else:
+        with ExitStack() as files:
+            log = None if args.log is None else files.enter_context(open(args.log, "w"))
+            summary = {**run(args, stop.event, log), "started": True}
+    summary["stopped_by"] = stop.signal
     json.dump(summary, sys.stdout)
     print()
     return 0
