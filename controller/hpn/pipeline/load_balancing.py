@@ -74,6 +74,8 @@ def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> l
     if target is not Target.TOFINO:
         return []
     seed = params.hash_seed & 0xFFFFFFFF
+    if names.SEED_PREMIX not in target.tables:
+        return _sbox_entries(params, groups, target)
     premix_table = target.qualify(names.SEED_PREMIX.name)
     premix_action = target.qualify(next(iter(names.SEED_PREMIX.actions)))
     premix = [
@@ -84,11 +86,15 @@ def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> l
         )
         for h, word in enumerate(premix_words(seed))
     ]
+    return premix + _sbox_entries(params, groups, target)
+
+
+def _sbox_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
     table = target.qualify(names.SEED_SBOX.name)
     action = target.qualify(next(iter(names.SEED_SBOX.actions)))
-    words = sbox_words(seed)
+    words = sbox_words(params.hash_seed & 0xFFFFFFFF)
     widths = sorted({group_layout(g).bits for g in groups})
-    return premix + [
+    return [
         fy.P4TableEntry(
             table,
             match=fy.P4TableMatch(hash_byte=h, bits=bits, alternate=alternate),

@@ -115,6 +115,9 @@ CPU_PUNT = TableName(
     {f"{_CPU}.punt_filter.to_cpu": ()},
 )
 """The ethertypes handed to the controller as packet-ins (LLDP, the link probe)."""
+CPU_PATH_TABLES: tuple[TableName, ...] = (GATEWAY_ARP, CPU_PUNT)
+"""The CPU path's tables: the v1model program's (the TNA program's is pending its bf-p4c
+build: docs/tofino.md)."""
 
 COMMON_TABLES: tuple[TableName, ...] = (
     INGRESS_PORT_PLANE,
@@ -123,8 +126,6 @@ COMMON_TABLES: tuple[TableName, ...] = (
     NEXT_HOP,
     PLANE_PORT,
     INT_PORT,
-    GATEWAY_ARP,
-    CPU_PUNT,
 )
 """Tables both programs have, under the same names (hpn.pipeline.targets adds the rest)."""
 
