@@ -81,6 +81,9 @@ class HpnTest(BaseTest):  # type: ignore[misc]
             # a socket on a link that is not yet oper-up fails too: wait for carrier
             operstate = Path(f"/sys/class/net/{iface}/operstate")
             self.wait_until(f"{iface} up", lambda: operstate.read_text().strip() == "up")
+            # and bmv2's own port monitor (which reactivates the members watching the
+            # port) has seen it: the next test must not meet members still inactive
+            self.wait_until(f"bmv2 sees port {port} up", lambda: self.bmv2_port_up(port))
             self.dataplane.port_add(iface, 0, port)
             _tolerate_link_errors(self.dataplane.ports[(0, port)])
             self._links_down.discard(port)
@@ -90,6 +93,14 @@ class HpnTest(BaseTest):  # type: ignore[misc]
             self.dataplane.port_remove(0, port)
             subprocess.run(["ip", "link", "set", iface, "down"], check=True)
             self._links_down.add(port)
+
+    def bmv2_port_up(self, port: int) -> bool:
+        """Whether bmv2's port monitor reports `port` up (simple_switch_CLI show_ports)."""
+        for line in self.control.cli(["show_ports"]).splitlines():
+            fields = line.split()
+            if fields and fields[0] == str(port):
+                return "UP" in fields
+        return False
 
     def wait_until(self, what: str, condition: Callable[[], bool], timeout: float = 10.0) -> float:
         """Evaluate `condition` (which itself sends and receives) until it holds; the
@@ -124,6 +135,15 @@ class HpnTest(BaseTest):  # type: ignore[misc]
         if match is None:
             self.fail(f"register_read {name} {index}: no value in {out!r}")
         return int(match.group(1))
+
+    def assert_dropped_since(self, reason: DropReason, before: int, expected: int) -> None:
+        """`expected` more drops of `reason` than `before`: waits until the switch has
+        counted them (bmv2 may still be taking in frames the test sent), then checks that
+        it counted exactly those."""
+        self.wait_until(
+            f"{expected} {reason.name} drops", lambda: self.drop_count(reason) - before >= expected
+        )
+        self.assertEqual(self.drop_count(reason) - before, expected, reason.name)
 
     def drop_count(self, reason: DropReason) -> int:
         return self.counter(names.DROP_COUNTER, int(reason))[0]

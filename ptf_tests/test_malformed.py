@@ -26,7 +26,7 @@ class MalformedTest(HpnTest):
         for pkt in pkts:
             testutils.send_packet(self, 0, pkt)
         testutils.verify_no_other_packets(self)
-        self.assertEqual(self.drop_count(reason) - before, len(pkts), reason.name)
+        self.assert_dropped_since(reason, before, len(pkts))
 
 
 class TruncatedHeaders(MalformedTest):
