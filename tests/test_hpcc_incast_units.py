@@ -34,9 +34,13 @@ from hpn.experiments.incast import (
     read_arrivals,
     summarize,
 )
+from hpn.experiments.incast import agents as incast_agents
 from hpn.experiments.incast import report as incast_report
+from hpn.experiments.incast.agents import Agents, start_senders
+from hpn.experiments.incast.errors import IncastError
+from hpn.experiments.incast.logs import read_summary
 from hpn.experiments.incast.timeline import Timeline
-from hpn.hpcc.cli import _arrival_record
+from hpn.hpcc.cli import SENDER_READY, _arrival_record
 from hpn.hpcc.messages import AckKind
 from hpn.hpcc.receiver import Arrival as ReceiverArrival
 from hpn.netlab.bmv2 import Bmv2Cli, Bmv2Error
@@ -340,3 +344,31 @@ def test_bench_says_what_is_missing_and_exits_4(
     assert capsys.readouterr().out == (
         "bench_hpcc: cannot run: root (network namespaces); simple_switch_CLI not on PATH\n"
     )
+
+
+class _Here:
+    """A stand-in for a host's namespace: the agent runs in this one (on loopback)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def exec_argv(self, argv: list[str]) -> list[str]:
+        return argv
+
+
+def test_senders_are_started_once_ready_and_one_that_never_is_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(incast_agents, "Netns", _Here)
+    send = ["send", "--to", "127.0.0.2", "--port", "4791", "--duration", "30"]
+    good = nic("g", 0, "127.0.0.5")
+    with Agents(tmp_path) as agents:
+        (sender,) = start_senders(agents, [("sender0", good, [*send, "--ip", "127.0.0.5", "--sport", "0"])])
+        assert sender.log.read_text().startswith(SENDER_READY)  # ready before start_senders returned
+        agents.stop([sender])
+        summary = read_summary(sender)
+        assert (summary["started"], summary["stopped_by"]) == (True, "SIGTERM")
+        # 192.0.2.1 (TEST-NET-1) is no address of this machine: the sender cannot bind it.
+        bad = [*send, "--ip", "192.0.2.1", "--sport", "0"]
+        with pytest.raises(IncastError, match=r"^sender1 exited during start"):
+            start_senders(agents, [("sender1", nic("b", 0, "192.0.2.1"), bad)])

@@ -2,7 +2,8 @@
 
 Every agent is the command line of hpn.hpcc (``python -m hpn.hpcc receive|send``), one
 process per role. Processes are started with subprocess (vfork + exec), not fork, so a
-caller holding gRPC channels (hpnctl demo) may use this.
+caller holding gRPC channels (hpnctl demo) may use this; they start with the stop signals
+blocked (hpn.hpcc.stopping), so one stopped at any moment still writes its summary.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from hpn.emulation.traffic import EmulatedNic
 from hpn.experiments.incast.errors import IncastError
 from hpn.experiments.incast.placement import IncastSetup
 from hpn.experiments.incast.settings import IncastSettings
+from hpn.hpcc.cli import RECEIVER_READY, SENDER_READY
+from hpn.hpcc.stopping import stop_signals_blocked
 from hpn.netlab.netns import Netns
 from hpn.netlab.processes import terminate
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-RECEIVER_READY = "receiving on"
-"""What the receiver writes to stderr once its socket is bound."""
 
 
 def agent_env() -> dict[str, str]:
@@ -55,6 +56,8 @@ class Agent:
     """Its stdout: the JSON summary it writes when it stops."""
     log: Path
     """Its stderr."""
+    ready: str | None = None
+    """What its stderr says once it is ready (None: not to be waited for, or waited for already)."""
 
 
 class Agents:
@@ -65,8 +68,17 @@ class Agents:
         self.started: list[Agent] = []
         self._files: list[IO[bytes]] = []
 
-    def start(self, name: str, nic: EmulatedNic, args: Sequence[str], *, ready: str | None = None) -> Agent:
-        """Start one agent in `nic`'s namespace; with `ready`, wait until its stderr says so."""
+    def start(
+        self,
+        name: str,
+        nic: EmulatedNic,
+        args: Sequence[str],
+        *,
+        ready: str | None = None,
+        wait: bool = True,
+    ) -> Agent:
+        """Start one agent in `nic`'s namespace; with `ready`, wait until its stderr says so
+        (with `wait` False, the caller waits with `wait_ready`)."""
         summary, log = self.work_dir / f"{name}.json", self.work_dir / f"{name}.err"
         out = open(summary, "wb")  # noqa: SIM115 (closed in __exit__)
         self._files.append(out)
@@ -75,14 +87,19 @@ class Agents:
             err = open(log, "wb")  # noqa: SIM115 (closed in __exit__)
             self._files.append(err)
         argv = Netns(nic.netns).exec_argv([sys.executable, "-m", "hpn.hpcc", *args])
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=agent_env())
-        agent = Agent(name, proc, summary, log)
+        with stop_signals_blocked():
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=agent_env())
+        agent = Agent(name, proc, summary, log, ready)
         self.started.append(agent)
-        if ready is not None:
-            self._wait_ready(agent, ready)
+        if ready is not None and wait:
+            self.wait_ready(agent)
         return agent
 
-    def _wait_ready(self, agent: Agent, marker: str, timeout: float = READY_TIMEOUT_S) -> None:
+    def wait_ready(self, agent: Agent, timeout: float = READY_TIMEOUT_S) -> None:
+        """Until `agent` says it is ready; IncastError, naming it, when it exits or times out first."""
+        marker, agent.ready = agent.ready, None
+        if marker is None:
+            return  # not to be waited for, or waited for already
         assert agent.proc.stderr is not None
         fd = agent.proc.stderr.fileno()
         deadline = time.monotonic() + timeout
@@ -158,6 +175,18 @@ def sender_args(
         "--base-rtt-us",
         str(settings.base_rtt_us),
     ]
+
+
+def start_senders(
+    agents: Agents, named_args: Sequence[tuple[str, EmulatedNic, Sequence[str]]]
+) -> list[Agent]:
+    """Senders started together, returned once every one is ready to send (its sockets bound)."""
+    senders = [
+        agents.start(name, nic, args, ready=SENDER_READY, wait=False) for name, nic, args in named_args
+    ]
+    for sender in senders:
+        agents.wait_ready(sender)
+    return senders
 
 
 def start_receiver(agents: Agents, setup: IncastSetup, log: Path) -> Agent:

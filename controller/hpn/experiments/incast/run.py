@@ -1,8 +1,10 @@
 """One incast run: slow the bottleneck, start the agents on the timeline, sample, stop, collect.
 
-N - 1 senders start together; the last one joins ``before_join_s`` later. The bottleneck is
-slowed for the run with bmv2's queue controls and set back to unlimited (and bmv2's default
-depth) afterwards, however the run ends.
+N - 1 senders start together; the last one joins ``before_join_s`` later. Time 0 is when the
+first N - 1 are all ready to send (started, sockets bound), and the senders are stopped
+``after_join_s`` after the joiner is ready, so a sender slow to start loses none of its part.
+The bottleneck is slowed for the run with bmv2's queue controls and set back to unlimited
+(and bmv2's default depth) afterwards, however the run ends.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from hpn.emulation.emulation import Emulation
-from hpn.experiments.incast.agents import Agent, Agents, sender_args, start_receiver, tail
+from hpn.emulation.traffic import EmulatedNic
+from hpn.experiments.incast.agents import Agent, Agents, sender_args, start_receiver, start_senders, tail
 from hpn.experiments.incast.errors import IncastError
 from hpn.experiments.incast.logs import Arrival, read_arrivals, read_summary
 from hpn.experiments.incast.placement import IncastSetup
 from hpn.experiments.incast.sampler import QueueSampler
 from hpn.experiments.incast.settings import BMV2_DEFAULT_QUEUE_DEPTH, CC_MODES, IncastSettings
 from hpn.experiments.incast.timeline import Timeline
+from hpn.hpcc.cli import SENDER_READY
 from hpn.netlab.bmv2 import Bmv2Error
 from hpn.pipeline.names import PORT_QUEUE
 
@@ -29,7 +33,8 @@ UNLIMITED_QUEUE_RATE_PPS = 1_000_000
 DRAIN_S = 0.5
 """After the senders stop: time for the bottleneck's queue to reach the receiver."""
 SAFETY_S = 10.0
-"""Each agent's own --duration is this much longer than its part: a bound, not the timeline."""
+"""Each agent's own --duration is this much longer than its part: a bound, not the timeline.
+It is also how long the joiner may take to be ready (the others run that much longer)."""
 
 
 @dataclass
@@ -80,11 +85,9 @@ def run_incast(
             try:
                 receiver = start_receiver(agents, setup, recv_log)
                 with QueueSampler(cli, PORT_QUEUE, port, settings.sample_interval_s) as sampler:
-                    timeline.start()
+                    starts: list[tuple[str, EmulatedNic, list[str]]] = []
                     for i, nic in enumerate(setup.senders):
                         joins = nic is setup.joiner
-                        if joins:
-                            timeline.until(settings.before_join_s)
                         seconds = (settings.after_join_s if joins else settings.duration_s) + SAFETY_S
                         args = sender_args(
                             setup,
@@ -96,8 +99,16 @@ def run_incast(
                             seconds=seconds,
                             log=work_dir / f"sender{i}.jsonl",
                         )
-                        senders.append(agents.start(f"sender{i}", nic, args))
-                    timeline.until(settings.duration_s)
+                        starts.append((f"sender{i}", nic, args))
+                    *first, last = starts
+                    senders += start_senders(agents, first)
+                    timeline.start()
+                    timeline.until(settings.before_join_s)
+                    joiner = agents.start(*last, ready=SENDER_READY, wait=False)
+                    senders.append(joiner)
+                    agents.wait_ready(joiner, timeout=SAFETY_S)
+                    joined_s = time.monotonic() - timeline.t0
+                    timeline.until(max(settings.duration_s, joined_s + settings.after_join_s))
                     end_ns = time.monotonic_ns()
                     agents.stop(senders)
                     timeline.wait(DRAIN_S)
@@ -108,6 +119,9 @@ def run_incast(
     except Bmv2Error as exc:
         raise IncastError(f"{setup.bottleneck_switch}: {exc}") from None
     summaries = {str(nic.ip): read_summary(agent) for agent, nic in zip(senders, setup.senders, strict=True)}
+    unstarted = [a.name for a, s in zip(senders, summaries.values(), strict=True) if s["started"] is False]
+    if unstarted:
+        raise IncastError(f"stopped before they sent: {', '.join(unstarted)} (summaries in {work_dir})")
     arrivals = read_arrivals(recv_log)
     if not arrivals:
         raise IncastError(f"the receiver got no data packet: {tail(receiver.log)}")
