@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -198,25 +199,29 @@ def test_unreachable_switch_is_named_and_others_programmed(fake_rig: tuple[FakeF
     assert all(f.entries for n, f in fabric.fakes.items() if n != down)
 
 
-def test_push_that_loses_arbitration_exits_5_not_1(fake_rig: tuple[FakeFabric, Path]) -> None:
-    """Another controller (a higher election id) holds one switch: push names it and exits
-    NOT_PRIMARY (5), not FAILED (1), which means the switch rejected entries."""
-    fabric, targets = fake_rig
-    held = next(iter(fabric.fakes))
+@contextlib.contextmanager
+def held_by_another_controller(fabric: FakeFabric, name: str) -> Iterator[None]:
+    """Switch `name` held, for the block, by a controller with a higher election id (50)."""
+    fake = fabric.fakes[name]
     other = FabricSession(
-        [
-            SwitchTarget(
-                held, fabric.fakes[held].address, fabric.fakes[held].device_id, P4INFO_PATH, BMV2_JSON_PATH
-            )
-        ],
+        [SwitchTarget(name, fake.address, fake.device_id, P4INFO_PATH, BMV2_JSON_PATH)],
         SessionOptions(election_id=50),
     )
     fabric.call(other.__aenter__())
     try:
         fabric.call(other.wait_connected())
-        res = runner.invoke(app, ["push", RIG, "--targets", str(targets)])
+        yield
     finally:
         fabric.call(other.__aexit__(None, None, None))
+
+
+def test_push_that_loses_arbitration_exits_5_not_1(fake_rig: tuple[FakeFabric, Path]) -> None:
+    """Another controller (a higher election id) holds one switch: push names it and exits
+    NOT_PRIMARY (5), not FAILED (1), which means the switch rejected entries."""
+    fabric, targets = fake_rig
+    held = next(iter(fabric.fakes))
+    with held_by_another_controller(fabric, held):
+        res = runner.invoke(app, ["push", RIG, "--targets", str(targets)])
     assert res.exit_code == 5, res.output
     assert held in res.output and "another controller is primary" in res.output
 
@@ -226,20 +231,8 @@ def test_a_second_run_on_a_held_fabric_refuses_with_exit_5(fake_rig: tuple[FakeF
     exits NOT_PRIMARY before writing anything."""
     fabric, targets = fake_rig
     held = next(iter(fabric.fakes))
-    other = FabricSession(
-        [
-            SwitchTarget(
-                held, fabric.fakes[held].address, fabric.fakes[held].device_id, P4INFO_PATH, BMV2_JSON_PATH
-            )
-        ],
-        SessionOptions(election_id=50),
-    )
-    fabric.call(other.__aenter__())
-    try:
-        fabric.call(other.wait_connected())
+    with held_by_another_controller(fabric, held):
         res = runner.invoke(app, ["run", RIG, "--targets", str(targets), "--election-id", "10"])
-    finally:
-        fabric.call(other.__aexit__(None, None, None))
     assert res.exit_code == 5, res.output
     assert f"{held}: another controller is primary" in res.output
     assert not any(f.entries for f in fabric.fakes.values()), "nothing written"
