@@ -72,7 +72,16 @@ def test_every_entity_of_a_fabric_plan_takes_the_fast_path_with_identical_bytes(
     assert count >= 250  # 12 switches of hpn-mini
     # every direct table of the bmv2 program (next_hop is the selector's, written through groups)
     names = {schema.tables[table_id].alias for table_id in tables}
-    assert names == {"ingress_port_plane", "ipv4_lpm", "plane_port", "lb_group", "ecn_port", "int_port"}
+    assert names == {
+        "ingress_port_plane",
+        "ipv4_lpm",
+        "plane_port",
+        "lb_group",
+        "ecn_port",
+        "int_port",
+        "gateway_arp",
+        "cpu_punt",
+    }
 
 
 @pytest.mark.parametrize(
