@@ -44,18 +44,21 @@ def sbox_words(seed: int) -> list[int]:
     """The 256 words of Tofino's seed_sbox, one per hash byte: derived from the seed
     alone, so one seed always gives one switch the same hashing. The low byte is XORed
     into the hash byte before it is masked to a bucket, the high half into the pick."""
-    return [
-        int.from_bytes(hashlib.blake2b(seed.to_bytes(8, "big") + bytes([i]), digest_size=4).digest(), "big")
-        for i in range(256)
-    ]
+    return _seed_words(seed, b"")
 
 
 def premix_words(seed: int) -> list[int]:
-    """The 256 words of Tofino's seed_premix, one per CRC8 byte of a flow: derived from
-    the seed alone, apart from the sbox's words."""
+    """The 256 words of the pending TNA program's seed_premix (docs/tofino.md, "Pending";
+    hpn.paths models it), one per CRC8 byte of a flow: from the seed alone, apart from
+    the sbox's words."""
+    return _seed_words(seed, b"premix")
+
+
+def _seed_words(seed: int, tag: bytes) -> list[int]:
+    """256 32-bit words that only `seed` and `tag` decide."""
     return [
         int.from_bytes(
-            hashlib.blake2b(seed.to_bytes(8, "big") + b"premix" + bytes([i]), digest_size=4).digest(), "big"
+            hashlib.blake2b(seed.to_bytes(8, "big") + tag + bytes([i]), digest_size=4).digest(), "big"
         )
         for i in range(256)
     ]
@@ -69,27 +72,10 @@ def sbox_bucket(hash_byte: int, word: int, bits: int, alternate: int) -> int:
 
 
 def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
-    """Tofino's seed_premix entries, and its seed_sbox entries for each bucket width the
-    switch's groups use (bmv2 mixes the seed arithmetically: none)."""
+    """Tofino's seed_sbox entries, for each bucket width the switch's groups use (bmv2
+    mixes the seed arithmetically: none)."""
     if target is not Target.TOFINO:
         return []
-    seed = params.hash_seed & 0xFFFFFFFF
-    if names.SEED_PREMIX not in target.tables:
-        return _sbox_entries(params, groups, target)
-    premix_table = target.qualify(names.SEED_PREMIX.name)
-    premix_action = target.qualify(next(iter(names.SEED_PREMIX.actions)))
-    premix = [
-        fy.P4TableEntry(
-            premix_table,
-            match=fy.P4TableMatch(hash_byte=h),
-            action=fy.P4TableAction(premix_action, word=word),
-        )
-        for h, word in enumerate(premix_words(seed))
-    ]
-    return premix + _sbox_entries(params, groups, target)
-
-
-def _sbox_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
     table = target.qualify(names.SEED_SBOX.name)
     action = target.qualify(next(iter(names.SEED_SBOX.actions)))
     words = sbox_words(params.hash_seed & 0xFFFFFFFF)

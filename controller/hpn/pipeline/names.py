@@ -89,13 +89,6 @@ SEED_SBOX = TableName(
 )
 """Tofino's seed mixing and bucket choice in one lookup: (hash byte, bucket bits,
 alternate) -> bucket, and a word XORed into the pick; all derived from the seed."""
-SEED_PREMIX = TableName(
-    f"{_LB}.seed_premix",
-    ("hash_byte",),
-    {f"{_LB}.set_premix": ("word",)},
-)
-"""Tofino's second hash byte of a flow -> a word, derived from the seed, that enters the
-CRCs: flows whose CRC bytes agree no longer share a bucket on every switch."""
 INT_PORT = TableName(
     f"{_EG}.int_telemetry.int_port",
     ("port",),

@@ -47,7 +47,7 @@ class Target(enum.Enum):
     def tables(self) -> tuple[names.TableName, ...]:
         if self is Target.BMV2:
             return (*names.COMMON_TABLES, names.ECN_PORT, *names.CPU_PATH_TABLES)
-        # seed_premix and the CPU path are written for TNA but not compiled yet
+        # The TNA program's seed_premix and CPU path are pending their bf-p4c build
         # (docs/tofino.md, "Pending"): the committed Tofino P4Info has neither.
         return (*names.COMMON_TABLES, names.ECN_RAMP, names.SEED_SBOX)
 
