@@ -241,8 +241,9 @@ def test_a_second_run_on_a_held_fabric_refuses_with_exit_5(fake_rig: tuple[FakeF
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--interval-ms", "0"], "interval_ns must be positive"),
-        (["--misses", "0"], "misses must be at least 1"),
+        (["--interval-ms", "0"], "--interval-ms must be at least 1, not 0"),
+        (["--misses", "0"], "--misses must be at least 1, not 0"),
+        (["--hold-down-ms", "-1"], "--hold-down-ms must be at least 0, not -1"),
     ],
 )
 def test_run_refuses_bad_timers(args: list[str], message: str) -> None:

@@ -92,15 +92,19 @@ def run(
     """Keep the fabric: push it, probe every cable, and on a failure write only the switches
     it affects, with no command; until interrupted (Ctrl-C, SIGTERM)."""
     fabric = load(topology)
-    try:
-        timers = Timers(
-            interval_ns=interval_ms * MS,
-            misses=misses,
-            hold_down_ns=hold_down_ms * MS,
-            max_hold_down_ns=max(hold_down_ms, 30_000) * MS,
-        )
-    except ValueError as exc:
-        fail(Exit.BAD_INPUT, str(exc))
+    for option, value, least in (
+        ("--interval-ms", interval_ms, 1),
+        ("--misses", misses, 1),
+        ("--hold-down-ms", hold_down_ms, 0),
+    ):
+        if value < least:
+            fail(Exit.BAD_INPUT, f"{option} must be at least {least}, not {value}")
+    timers = Timers(
+        interval_ns=interval_ms * MS,
+        misses=misses,
+        hold_down_ns=hold_down_ms * MS,
+        max_hold_down_ns=max(hold_down_ms, 30_000) * MS,
+    )
     if election_id < 1:
         fail(Exit.BAD_INPUT, f"--election-id must be at least 1, not {election_id}")
     pipeline_schema()
