@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hpn.emulation.checks.base import Lab, Verdict, _uplinks, run_flows
 from hpn.emulation.traffic import EmulatedNic, Flow
 from hpn.telemetry import ROCEV2_UDP_PORT, TX_BYTES_UNIT, IntStack, timestamp_delta, tx_bytes_delta
-from hpn.telemetry.codec import TIMESTAMP_BITS
+from hpn.telemetry.codec import TIMESTAMP_BITS, IntHop
 from hpn.telemetry.packets import decode_int_packet, validate_lengths_and_checksums
 from hpn.topology.model import Fabric, NicPort, Role, SwitchPort
 
@@ -59,10 +59,11 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
     probes' bytes, its timestamps advancing probe after probe, and the
     probes keeping their size at every hop (the stack is filled in place).
     Timestamps compare only within one switch: each bmv2 counts from its own start.
-    They wrap every 2^24 ns (16.8 ms), so probes go 5 ms apart and steps compare
-    modulo the wrap. Each switch's stamps must advance probe after probe; how far
-    they drift from the sender's clock depends on the machine's load and is only
-    reported (summary).
+    They wrap every 2^24 ns (16.8 ms): each step is unwrapped by the sender's own
+    step between the same two probes (`unwrap_step_ns`), so a probe that reaches a
+    switch a few ms late is not read as one that went back. Each switch's stamps must
+    advance probe after probe; how far they drift from the sender's clock depends on
+    the machine's load and is only reported (summary).
     """
     started = time.monotonic()
     fabric = lab.fabric
@@ -97,27 +98,16 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
     seqs = sorted(log.stacks)
     sender_steps = [round((log.sent[b] - log.sent[a]) * 1e9) for a, b in itertools.pairwise(seqs)]
     for i, (switch, port, expected) in enumerate(path):
-        hops = [log.stacks[s].hops[i] for s in seqs if len(log.stacks[s].hops) > i]
-        if not hops:
+        at_hop = [s for s in seqs if len(log.stacks[s].hops) > i]
+        if not at_hop:
             continue
-        steps = [timestamp_delta(a, b) for a, b in itertools.pairwise(hops)]
-        advance = tx_bytes_delta(hops[0], hops[-1])
-        rate = hops[0].link_rate_gbps
-        hop_reports.append(
-            IntHopReport(switch, port, rate, expected, advance, grown.get((switch, port), 0), steps)
+        hops = [log.stacks[s].hops[i] for s in at_hop]
+        steps_sent = [round((log.sent[b] - log.sent[a]) * 1e9) for a, b in itertools.pairwise(at_hop)]
+        report, slot_problems = check_slot(
+            i, switch, port, expected, hops, steps_sent, grown.get((switch, port), 0)
         )
-        if rate != expected:
-            problems.append(f"slot {i} ({switch}:{port}): link rate {rate} Gb/s, the link is {expected} Gb/s")
-        # A slot holds the bytes sent before its probe: first to last covers every probe but the last.
-        per_probe = grown.get((switch, port), 0) / max(1, len(hops))
-        if abs(advance - per_probe * (len(hops) - 1)) > 2 * TX_BYTES_UNIT:
-            problems.append(
-                f"slot {i} ({switch}:{port}): tx_bytes advanced {advance} B over {len(hops) - 1} probes, "
-                f"the port counter says {per_probe:.0f} B a probe"
-            )
-        # Each step is below the 2^24 ns wrap (probes go 5 ms apart), so steps add up.
-        if any(not 0 < step < 1 << (TIMESTAMP_BITS - 1) for step in steps):
-            problems.append(f"slot {i} ({switch}): timestamps do not advance probe after probe: {steps}")
+        hop_reports.append(report)
+        problems += slot_problems
     # Each hop fills its slot in place, so the probe leaves every hop with the same size.
     sizes = [h.counter_bytes / max(1, len(seqs)) for h in hop_reports]
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
@@ -129,6 +119,56 @@ async def int_telemetry(lab: Lab, probes: int = 5, interval: float = 0.005) -> I
             problems.append(f"probe {s}: nhop {n}, expected 3")
             break
     return IntResult(probes, len(log.stacks), hop_reports, sender_steps, problems, time.monotonic() - started)
+
+
+def check_slot(
+    slot: int,
+    switch: str,
+    port: int,
+    expected_gbps: int,
+    hops: list[IntHop],
+    sender_steps_ns: list[int],
+    counter_bytes: int,
+) -> tuple[IntHopReport, list[str]]:
+    """One slot of the probes, in probe order, against the port the counters put there.
+
+    ``sender_steps_ns[k]`` is how far apart the sender sent the probes of ``hops[k]`` and
+    ``hops[k + 1]``; ``counter_bytes`` what the port's egress counter grew by over all of them.
+    """
+    problems: list[str] = []
+    wrapped = [timestamp_delta(a, b) for a, b in itertools.pairwise(hops)]
+    steps = [unwrap_step_ns(w, sent) for w, sent in zip(wrapped, sender_steps_ns, strict=True)]
+    advance = tx_bytes_delta(hops[0], hops[-1])
+    rate = hops[0].link_rate_gbps
+    report = IntHopReport(switch, port, rate, expected_gbps, advance, counter_bytes, steps)
+    if rate != expected_gbps:
+        problems.append(
+            f"slot {slot} ({switch}:{port}): link rate {rate} Gb/s, the link is {expected_gbps} Gb/s"
+        )
+    # A slot holds the bytes sent before its probe: first to last covers every probe but the last.
+    per_probe = counter_bytes / len(hops)
+    if abs(advance - per_probe * (len(hops) - 1)) > 2 * TX_BYTES_UNIT:
+        problems.append(
+            f"slot {slot} ({switch}:{port}): tx_bytes advanced {advance} B over {len(hops) - 1} probes, "
+            f"the port counter says {per_probe:.0f} B a probe"
+        )
+    if any(step <= 0 for step in steps):
+        problems.append(f"slot {slot} ({switch}): timestamps do not advance probe after probe: {steps}")
+    return report, problems
+
+
+def unwrap_step_ns(wrapped_ns: int, sender_step_ns: int) -> int:
+    """A switch's step between two probes, from its stamps' difference modulo the 2^24 ns wrap.
+
+    The step is ``wrapped_ns`` plus the whole wraps that bring it closest to the sender's own
+    step between the same probes: what moves it off the sender's step is how much later (or
+    sooner) the second probe reached the switch than the first, and that stays within half a
+    wrap (8.4 ms) either way. Stamps that stood still, or went back by less than half a wrap
+    less the sender's step, give a step of 0 or less.
+    """
+    wrap = 1 << TIMESTAMP_BITS
+    half = wrap // 2
+    return sender_step_ns + (wrapped_ns - sender_step_ns + half) % wrap - half
 
 
 def _int_path(
