@@ -1,6 +1,7 @@
 """Link discovery and liveness: a fake wire carries each probe to the far end of its cable,
 the test's clock drives the state machine, and cutting or flapping a cable shows what is
-declared, when, and how often routing would be asked to write."""
+declared, when, and how often routing would be asked to write. A sender that stalls or runs
+slow (the controller starved) shows that only probe rounds that went out count as missed."""
 
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ class Wire:
         self.sent = 0
         self.changes: list[tuple[int, ChangeKind, str]] = []
 
-    def run(self, start_ns: int, end_ns: int, step_ns: int = 10 * MS) -> None:
+    def run(self, start_ns: int, end_ns: int, step_ns: int = 10 * MS, *, send_every_ns: int = 0) -> None:
+        """Tick every `step_ns`; the sender runs on every step, or every `send_every_ns`
+        (a sender slower than the probe interval), or never (`send_every_ns < 0`: it stalls)."""
         fid = fabric_id(self.fabric.name)
         for now in range(start_ns, end_ns, step_ns):
-            for out in self.monitor.probes_due(now):
+            sending = send_every_ns == 0 or (send_every_ns > 0 and (now - start_ns) % send_every_ns == 0)
+            for out in self.monitor.probes_due(now) if sending else []:
                 self.sent += 1
                 link = self.fabric.link_at(out.switch, out.port)
                 if link is None or link in self.cut:
@@ -81,10 +85,49 @@ def test_a_cut_cable_is_detected_then_declared_down_after_k_misses(mini: Fabric)
     assert kinds == [EventKind.DETECTED, EventKind.DECLARED]
     declared = next(e for e in events.events if e.kind is EventKind.DECLARED)
     detected = next(e for e in events.events if e.kind is EventKind.DETECTED)
-    # the last probe crossed at 400 ms; declared once 3 whole intervals passed without one
+    # the last probe crossed at 400 ms; with rounds going out on time, declared once
+    # k whole intervals passed without one
     assert detected.t_ns == 500 * MS
-    assert declared.t_ns == 700 * MS
+    assert declared.t_ns == 400 * MS + T.misses * T.interval_ns == 700 * MS
     assert wire.changes == [(700 * MS, ChangeKind.LINK_DOWN, str(link))]
+    assert monitor.failure_view().links == frozenset({link})
+
+
+def test_a_sender_that_stalls_for_10_intervals_takes_no_cable_down(mini: Fabric) -> None:
+    # The controller's own probe task runs late (a starved machine): the ticks go on, no
+    # probe goes out for 1 s, then the sender resumes. No cable failed.
+    monitor, wire, events = _setup(mini)
+    wire.run(0, 500 * MS)
+    wire.run(500 * MS, 1500 * MS, send_every_ns=-1)
+    wire.run(1500 * MS, 2000 * MS)
+    assert wire.changes == []
+    assert set(monitor.statuses().values()) == {LinkStatus.UP}
+    assert EventKind.DETECTED not in events.kinds()
+    assert not monitor.failure_view()
+
+
+SLOW = 350 * MS  # a starved sender's rounds: 3.5 probe intervals apart
+
+
+def test_a_slow_sender_takes_no_healthy_cable_down(mini: Fabric) -> None:
+    monitor, wire, events = _setup(mini)
+    wire.run(0, 3000 * MS, send_every_ns=SLOW)
+    assert wire.changes == []
+    assert set(monitor.statuses().values()) == {LinkStatus.UP}
+    assert EventKind.DETECTED not in events.kinds()
+
+
+def test_a_cut_while_the_sender_is_slow_is_declared_after_k_rounds_sent(mini: Fabric) -> None:
+    monitor, wire, events = _setup(mini)
+    link = _first_fabric_link(mini)
+    wire.run(0, 700 * MS, send_every_ns=SLOW)  # rounds at 0 and 350 ms cross
+    wire.cut.add(link)
+    wire.run(700 * MS, 2500 * MS, send_every_ns=SLOW)  # rounds at 700, 1050, 1400 ms ... are lost
+    detected = next(e for e in events.events if e.kind is EventKind.DETECTED)
+    declared = next(e for e in events.events if e.kind is EventKind.DECLARED)
+    assert detected.t_ns == 700 * MS  # the first lost round
+    assert declared.t_ns == 700 * MS + (T.misses - 1) * SLOW == 1400 * MS  # the k-th lost round
+    assert wire.changes == [(declared.t_ns, ChangeKind.LINK_DOWN, str(link))]
     assert monitor.failure_view().links == frozenset({link})
 
 

@@ -8,11 +8,16 @@ send, hands every probe a switch punted to `heard(now, port, probe)`, tells
 Every switch-to-switch cable of the topology is monitored from the start. Each end must
 hear the expected far end: a cable whose ends have not both heard each other for
 `misses` probe intervals is declared down (the first missed interval is reported as
-detected). A cable that was down must be heard in both directions for a hold-down
-before it is up again; the hold-down doubles with every fall within `flap_window`
-(up to `max_hold_down`), so a flapping cable costs at most two writes per hold-down.
-A probe from an unexpected neighbour does not keep a cable alive: a miswired cable goes
-down, and the wiring check names it.
+detected). An interval counts as missed only when the far end's probe for it went out:
+an end misses the smaller of the whole intervals since it last heard the far end and the
+probe rounds the far end was sent since, so a controller whose own sender runs late (a
+starved machine) or stalls does not take down cables that did not fail.
+
+A cable that was down must be heard in both directions for a hold-down before it is up
+again; the hold-down doubles with every fall within `flap_window` (up to
+`max_hold_down`), so a flapping cable costs at most two writes per hold-down. A probe
+from an unexpected neighbour does not keep a cable alive: a miswired cable goes down, and
+the wiring check names it.
 """
 
 from __future__ import annotations
@@ -134,12 +139,15 @@ class LinkMonitor:
         self._ports = sorted(self._by_end)
         self._next_send = dict.fromkeys(self._ports, start_ns)
         self._seq = dict.fromkeys(self._ports, 0)
+        # when each port's last `misses` probes went out: more are never counted
+        self._sent = {port: deque[int](maxlen=timers.misses) for port in self._ports}
         self._heard: dict[SwitchPort, Heard] = {}
         self._down_switches: dict[str, int] = {}
 
     # -- probes out ---------------------------------------------------------------------
     def probes_due(self, now_ns: int) -> list[ProbeOut]:
-        """Probes to send now: one per fabric port of a switch that is up, every interval."""
+        """Probes to send now: one per fabric port of a switch that is up, every interval.
+        The caller sends them: from now on a far end that does not hear one misses a round."""
         out = []
         interval = self.timers.interval_ns
         for port in self._ports:
@@ -150,6 +158,7 @@ class LinkMonitor:
             self._next_send[port] = due + interval * ((now_ns - due) // interval + 1)
             seq = self._seq[port]
             self._seq[port] = (seq + 1) & 0xFFFFFFFF
+            self._sent[port].append(now_ns)
             sw = self.fabric.switch(port.switch)
             probe = Probe(self._fabric_id, sw.name, sw.device_id, port.port, seq, now_ns)
             out.append(ProbeOut(sw.name, port.port, probe, encode_probe(probe, sw.mac)))
@@ -195,7 +204,7 @@ class LinkMonitor:
 
     # -- time ---------------------------------------------------------------------------
     def tick(self, now_ns: int) -> list[Change]:
-        """Advance to `now_ns`: cables that missed `misses` intervals go down, cables heard
+        """Advance to `now_ns`: cables that missed `misses` probe rounds go down, cables heard
         for their whole hold-down come back. Returns the changes in cable order."""
         changes = []
         for cable in self._cables.values():
@@ -205,8 +214,16 @@ class LinkMonitor:
         return changes
 
     def _missed(self, cable: _Cable, now_ns: int) -> int:
-        """Whole probe intervals since both ends last heard each other."""
-        return max(0, now_ns - min(cable.heard.values())) // self.timers.interval_ns
+        """Probe intervals missed by the end that missed more (see `_missed_at`)."""
+        a, b = cable.ends
+        return max(self._missed_at(cable.heard[a], b, now_ns), self._missed_at(cable.heard[b], a, now_ns))
+
+    def _missed_at(self, heard_ns: int, far: SwitchPort, now_ns: int) -> int:
+        """Intervals an end that last heard `far` at `heard_ns` missed: the whole intervals
+        since, but no more than the probes `far` was sent since (at most `misses`)."""
+        intervals = max(0, now_ns - heard_ns) // self.timers.interval_ns
+        rounds = sum(1 for sent_ns in self._sent[far] if sent_ns > heard_ns)
+        return min(intervals, rounds)
 
     def _step(self, cable: _Cable, now_ns: int) -> Change | None:
         t = self.timers
