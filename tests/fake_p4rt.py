@@ -10,7 +10,7 @@ StreamChannel makes the highest election id primary and refuses writes from othe
 Test hooks: `reject` (mark updates bad), `refuse_pipeline`, `fail_pipeline_reads`,
 `drop_details_above` (simulate bmv2's metadata overflow: a failed batch of more updates
 than this loses its per-update errors), `fail_next_write`, `write_sizes`, `write_updates`,
-`set_counter`, `pipeline_reads`.
+`set_counter`, `pipeline_reads`, `stall_reads` (a switch that does not answer reads).
 `stop()` / `start()` simulate a switch going down and coming back on the same port
 (state wiped, as after a bmv2 restart, unless `keep_state=True`).
 """
@@ -99,6 +99,7 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self.fail_next_write: tuple[grpc.StatusCode, str] | None = None
         self.refuse_pipeline: str | None = None  # INVALID_ARGUMENT message for every pipeline push
         self.fail_pipeline_reads: tuple[grpc.StatusCode, str] | None = None  # every pipeline read fails
+        self.stall_reads: asyncio.Event | None = None  # every Read waits for it to be set
         self.reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -568,6 +569,8 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self, request: p4r.ReadRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[p4r.ReadResponse]:
         self.roles.append(("read", request.role))
+        if self.stall_reads is not None:
+            await self.stall_reads.wait()
         if request.device_id != self.device_id:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"Unknown device id {request.device_id}")
         if self.config is None:

@@ -32,8 +32,9 @@ from hpn.cli.targets import switch_targets
 from hpn.desired import desired_entities, desired_states
 from hpn.emulation import control_socket
 from hpn.emulation.failure_steps import Step, failure_steps
+from hpn.operations.counters import read_drops
 from hpn.pipeline import Entity, Target
-from hpn.pipeline.drop_reasons import DropReason, drops_by_reason
+from hpn.pipeline.drop_reasons import DropReason
 from hpn.routing.failures import FailureView
 from hpn.routing.plan import plan_json, state_text, summarize, summary_text
 from hpn.routing.reach import reachability
@@ -322,12 +323,7 @@ def status(
     async def run() -> tuple[dict[str, SwitchStatus], dict[str, dict[DropReason, int]]]:
         async with FabricSession(targets, options) as session:
             found = await session.status()
-            cells = [await session.read_counters(c) for c in target.drop_counters]
-        drops = {
-            name: drops_by_reason({i: v.packets for i, v in per[name].items()} for per in cells)
-            for name in found
-            if all(name in per for per in cells)
-        }
+            drops = await read_drops(session, target)
         return found, drops
 
     table = Table("switch", "reachable", "primary", "pipeline", "entries", "drops")

@@ -80,6 +80,9 @@ def run(
     hold_down_ms: Annotated[
         int, typer.Option("--hold-down-ms", help="a returning cable's wait (doubles per fall)")
     ] = 1000,
+    counters_interval_ms: Annotated[
+        int, typer.Option("--counters-interval-ms", help="how often the switches' counters are read")
+    ] = 1000,
     election_id: Annotated[int, typer.Option("--election-id", help="P4Runtime election id")] = 10,
     metrics_port: Annotated[
         int | None, typer.Option("--metrics-port", help="serve Prometheus metrics on this port")
@@ -96,6 +99,7 @@ def run(
         ("--interval-ms", interval_ms, 1),
         ("--misses", misses, 1),
         ("--hold-down-ms", hold_down_ms, 0),
+        ("--counters-interval-ms", counters_interval_ms, 1),
     ):
         if value < least:
             fail(Exit.BAD_INPUT, f"{option} must be at least {least}, not {value}")
@@ -119,7 +123,13 @@ def run(
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(events.open("a", encoding="utf-8")) if events else sys.stdout
         runner = FabricRunner(
-            fabric, targets, options, emit=JsonLines(stream), metrics=metrics, timers=timers
+            fabric,
+            targets,
+            options,
+            emit=JsonLines(stream),
+            metrics=metrics,
+            timers=timers,
+            counters_interval_ns=counters_interval_ms * MS,
         )
         asyncio.run(_run_until_signalled(runner))
     if runner.not_primary:

@@ -6,6 +6,8 @@
 - `wiring`: every cable compared with the topology, mismatches named;
 - `failover`: a failure view change -> the affected switches' entity differences;
 - `metrics`: the Prometheus exporter;
+- `counters`: a switch's counters, read over its P4Runtime session (`hpnctl run` and
+  `hpnctl status` read them);
 - `loop`: the parts above together, as `OperationsLoop`, for a runner to drive.
 
 Nothing here opens a socket to a switch or reads a clock of its own: the packet I/O

@@ -7,6 +7,7 @@ The runner owns the switches and the time; `OperationsLoop` owns the decisions:
     packet-in:    loop.frame_in(switch, ingress_port, payload)     # probes; bad frames refused
     ARP packet-in: loop.host_seen(switch, ingress_port, sender_mac)
     every T:      batch = loop.tick()                              # None when nothing changed
+    counters read: loop.counters_read(switch, counters)            # into the metrics
     session lost: batch = loop.switch_unreachable(name, why)
     with a batch: write batch.writes[switch] to each switch, then
                   loop.written(batch, failed={switch: why})        # failed ones are owed
@@ -22,13 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from hpn.operations.counters import SwitchCounters
 from hpn.operations.events import Event, EventKind, EventSink
 from hpn.operations.failover import EntityBuilder, EntityWrites, Failover, FailoverPlan
 from hpn.operations.liveness import Change, LinkMonitor, ProbeOut, Timers
-from hpn.operations.metrics import OperationsMetrics
+from hpn.operations.metrics import OperationsMetrics, PacketsBytes
 from hpn.operations.probe import ProbeError, decode_probe, fabric_id
 from hpn.operations.wiring import HostSeen, NeighbourSeen, Observed, WiringReport, check_wiring
 from hpn.pipeline import Entity, Target, switch_entities
+from hpn.runtime import CounterValue
 from hpn.topology.model import Fabric, SwitchPort
 
 NS = 1_000_000_000
@@ -179,6 +182,22 @@ class OperationsLoop:
     def settled(self, names: set[str]) -> None:
         """The owed switches in `names` were pushed whole."""
         self.owed -= names
+
+    # -- counters -----------------------------------------------------------------------
+    def counters_read(self, switch: str, counters: SwitchCounters) -> None:
+        """`switch`'s counters as read: into the metrics, at the ports the topology gives it."""
+
+        def cells(values: Mapping[int, CounterValue]) -> dict[int, PacketsBytes]:
+            return {port: PacketsBytes(v.packets, v.bytes) for port, v in values.items()}
+
+        self.metrics.set_port_counters(
+            switch,
+            rx=cells(counters.rx),
+            tx=cells(counters.tx),
+            member_tx=cells(counters.member_tx),
+            ports=self.fabric.switch_ports(switch),
+        )
+        self.metrics.set_drops(switch, counters.drops)
 
     # -- wiring -------------------------------------------------------------------------
     def wiring(self) -> WiringReport:

@@ -6,7 +6,10 @@ waits as backup), the whole fabric pushed first (as `hpnctl push`), then every i
 probes out of every fabric port (packet-outs), the probes the switches punt fed back in
 (packet-ins), sessions that drop or return followed, and each reaction's writes made on
 the switches it touches (each pushed whole, so a write that failed leaves nothing half
-done; a switch that could not be written is owed its list until it answers).
+done; a switch that could not be written is owed its list until it answers). Every
+counters interval, the counters of each switch that answers are read into the metrics;
+a switch whose read fails or takes longer than the interval (at least
+MIN_COUNTER_READ_S) is skipped for that round and logged.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from hpn.operations.counters import CountersUnread, read_switch_counters
 from hpn.operations.events import EventSink
 from hpn.operations.liveness import Timers
 from hpn.operations.loop import OperationsLoop, WriteBatch
@@ -28,6 +32,14 @@ from hpn.runtime.packet_io import packet_ins, send_frames
 from hpn.topology.model import Fabric
 
 LOG = logging.getLogger(__name__)
+
+MS = 1_000_000
+COUNTERS_INTERVAL_NS = 1000 * MS
+"""How often the switches' counters are read by default: Prometheus scrapes every 15 s or
+so, and a rate over a few samples of one second is what a dashboard shows."""
+MIN_COUNTER_READ_S = 1.0
+"""A switch's counter read is given the counters interval, and never less than this (a
+busy bmv2 takes some hundred milliseconds to answer)."""
 
 
 class FabricRunner:
@@ -42,8 +54,12 @@ class FabricRunner:
         timers: Timers | None = None,
         metrics: OperationsMetrics | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
+        counters_interval_ns: int = COUNTERS_INTERVAL_NS,
     ) -> None:
+        if counters_interval_ns <= 0:
+            raise ValueError(f"counters_interval_ns must be positive, not {counters_interval_ns}")
         self.timers = timers or Timers()
+        self.counters_interval_ns = counters_interval_ns
         self.loop = OperationsLoop(
             fabric, emit=emit, clock=clock, timers=self.timers, target=target, metrics=metrics
         )
@@ -52,6 +68,7 @@ class FabricRunner:
         self.target = target
         self.initial_errors: dict[str, list[str]] = {}
         self.not_primary: list[str] = []  # set when another controller holds a switch
+        self.counters_unread: set[str] = set()  # switches whose last counter read failed
 
     def _entities(self, names: Sequence[str]) -> dict[str, list[Entity]]:
         states = self.loop.failover.states
@@ -78,20 +95,31 @@ class FabricRunner:
             # Probes go out on their own task: a write that takes long (a whole switch
             # pushed and read back) must not stop them, or every cable would miss its
             # probes while the controller writes, and be declared down for it.
+            # Counters too: a switch slow to answer delays its own readings, not the probes.
+            probe_interval = self.timers.interval_ns
             tasks = [asyncio.create_task(self._read(session, n)) for n in names]
-            tasks.append(asyncio.create_task(self._every_interval(stop, lambda: self._send_probes(session))))
+            tasks.append(
+                asyncio.create_task(self._every(stop, probe_interval, lambda: self._send_probes(session)))
+            )
+            tasks.append(
+                asyncio.create_task(
+                    self._every(stop, self.counters_interval_ns, lambda: self._read_counters(session))
+                )
+            )
             if started is not None:
                 started()
             try:
-                await self._every_interval(stop, lambda: self._step(session, up))
+                await self._every(stop, probe_interval, lambda: self._step(session, up))
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _every_interval(self, stop: asyncio.Event, step: Callable[[], Awaitable[None]]) -> None:
-        """`step` once per probe interval (from its start) until `stop` is set."""
-        interval = self.timers.interval_ns / 1e9
+    async def _every(
+        self, stop: asyncio.Event, interval_ns: int, step: Callable[[], Awaitable[None]]
+    ) -> None:
+        """`step` once per interval (from its start) until `stop` is set."""
+        interval = interval_ns / 1e9
         while not stop.is_set():
             began = time.monotonic()
             await step()
@@ -127,6 +155,29 @@ class FabricRunner:
         for result in await asyncio.gather(*sends, return_exceptions=True):
             if isinstance(result, Exception):
                 LOG.debug("probes not sent: %s", result)
+
+    async def _read_counters(self, session: FabricSession) -> None:
+        """One round: every switch that answers, read at once, each into the metrics."""
+        names = [t.name for t in self.targets if session.switch(t.name).is_up]
+        await asyncio.gather(*(self._read_switch_counters(session, n) for n in names))
+
+    async def _read_switch_counters(self, session: FabricSession, name: str) -> None:
+        timeout = max(self.counters_interval_ns / 1e9, MIN_COUNTER_READ_S)
+        ports = self.loop.fabric.switch_ports(name)
+        try:
+            counters = await asyncio.wait_for(
+                read_switch_counters(session, self.target, name, ports), timeout
+            )
+        except (TimeoutError, CountersUnread) as exc:
+            why = str(exc) or f"{name}: no answer within {timeout:g} s"
+            if name not in self.counters_unread:
+                LOG.warning("counters not read, skipped until it answers: %s", why)
+            self.counters_unread.add(name)
+            return
+        if name in self.counters_unread:
+            LOG.info("%s: counters read again", name)
+            self.counters_unread.discard(name)
+        self.loop.counters_read(name, counters)
 
     async def _read(self, session: FabricSession, name: str) -> None:
         """The probes one switch punts, for as long as the runner runs (across reconnects)."""
