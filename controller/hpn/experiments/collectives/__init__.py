@@ -6,7 +6,7 @@ One module per concern:
 
 - `schedule`: who sends which chunks to whom at each step (ring, halving-doubling);
 - `placement`: jobs on disjoint hosts; `program`: the schedules as queue pairs and
-  per-rank steps, rail by rail and plane by plane;
+  per-rank steps, rail by rail and plane by plane (`ideal_seconds`: their time at the NIC rate);
 - `ports`: each queue pair's source port, random or planned by hpn.paths;
 - `metrics`: completion time, algorithm and bus bandwidth, link balance;
 - `wire`: hpn.hpcc's data packet at the generator's rate; `generator`: the traffic
@@ -30,7 +30,14 @@ from hpn.experiments.collectives.metrics import (
 )
 from hpn.experiments.collectives.placement import Job, JobSpec, Placement, place_jobs
 from hpn.experiments.collectives.ports import demands, planned_ports, random_ports
-from hpn.experiments.collectives.program import CollectivePlan, QueuePair, RankProgram, RankStep, build_plan
+from hpn.experiments.collectives.program import (
+    CollectivePlan,
+    QueuePair,
+    RankProgram,
+    RankStep,
+    build_plan,
+    ideal_seconds,
+)
 from hpn.experiments.collectives.run import CollectiveRun, JobOutcome, run_collectives, uplinks
 from hpn.experiments.collectives.schedule import (
     Algorithm,
@@ -74,6 +81,7 @@ __all__ = [
     "contributions",
     "demands",
     "halving_doubling_allreduce",
+    "ideal_seconds",
     "place_jobs",
     "planned_ports",
     "random_ports",

@@ -65,6 +65,32 @@ class CollectivePlan:
         return [q for q in self.qps if q.job == job]
 
 
+def ideal_seconds(plan: CollectivePlan, line_rate_pps: float) -> float:
+    """How long the plan takes when every NIC port sends at `line_rate_pps` and no link is shared.
+
+    Per job and rail, the steps one after the other, each as long as its busiest NIC port
+    (host, plane) takes to send the step's packets; the jobs run at once, so the longest
+    counts. Latency is left out: a lower bound for what the emulation measures.
+    """
+    if line_rate_pps <= 0:
+        raise ValueError(f"a NIC port's rate must be positive, not {line_rate_pps}")
+    groups: dict[tuple[str, int], list[RankProgram]] = {}
+    for program in plan.programs:
+        groups.setdefault((program.job, program.rail), []).append(program)
+    longest = 0
+    for programs in groups.values():
+        total = 0
+        for k in range(max(len(p.steps) for p in programs)):
+            per_port: dict[tuple[str, int], int] = {}
+            for p in programs:
+                for qi, count in p.steps[k].sends if k < len(p.steps) else ():
+                    port = (p.host, plan.qps[qi].plane)
+                    per_port[port] = per_port.get(port, 0) + count
+            total += max(per_port.values(), default=0)
+        longest = max(longest, total)
+    return longest / line_rate_pps
+
+
 def packets(nbytes: int, payload_bytes: int) -> int:
     return -(-nbytes // payload_bytes)
 
