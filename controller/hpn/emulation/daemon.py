@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from hpn.emulation.control_socket import serve_one
-from hpn.emulation.layout import Layout
+from hpn.emulation.layout import Layout, parse_crossing
 from hpn.emulation.network import EmulatedNetwork
 from hpn.emulation.state import EmulationState, Proc
 from hpn.routing.failures import FailureView
@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--failed-link", action="append", default=[])
     parser.add_argument("--failed-switch", action="append", default=[])
+    parser.add_argument(
+        "--cross", action="append", default=[], help="SWITCH:PORT,SWITCH:PORT: swap these two cables"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -173,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    layout = Layout(load_fabric(args.topology), args.run_dir.resolve())
+    fabric = load_fabric(args.topology)
+    crossed = tuple(parse_crossing(fabric, text) for text in args.cross)
+    layout = Layout(fabric, args.run_dir.resolve(), crossed)
     daemon = Daemon(layout, args.topology, args.log_level)
     return daemon.run((args.failed_link, args.failed_switch), args.ready_fd)
 

@@ -9,7 +9,8 @@ does). If anything fails or is interrupted half way, it takes down what it
 created before returning.
 
 `down` removes exactly what `up` creates, found by name from the fabric (so
-also after a crash that left no state behind): it asks the emulation process
+also after a crash that left no state behind): it stops the `hpnctl run` that
+`up --run` started (by its recorded pid and start time), asks the emulation process
 to stop, signals the processes it recorded (pid *and* start time must match)
 and any process still inside the fabric's namespaces, deletes those
 namespaces (their veths and bridges go with them) and the run-state files.
@@ -27,14 +28,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from hpn.emulation.control_socket import ControlError, request
-from hpn.emulation.layout import Layout
+from hpn.emulation.layout import Crossing, Layout
+from hpn.emulation.runner_process import RunnerRecord, stop_runner
 from hpn.emulation.state import EmulationState, Proc
 from hpn.netlab.bmv2 import Bmv2Cli, bmv2_missing, cli_argv
 from hpn.netlab.netns import Netns, existing_namespaces, require_tools
@@ -174,10 +176,18 @@ def _netns_pids(name: str) -> list[Proc]:
 class Emulation:
     """The emulation of one fabric under one run directory."""
 
-    def __init__(self, fabric: Fabric, topology: Path, run_dir: Path, log_level: str = "warn") -> None:
+    def __init__(
+        self,
+        fabric: Fabric,
+        topology: Path,
+        run_dir: Path,
+        log_level: str = "warn",
+        crossed: Sequence[Crossing] = (),
+    ) -> None:
+        """`crossed`: switch ports whose cables the patch panel swaps (see hpn.emulation.layout)."""
         self.fabric = fabric
         self.topology = topology.resolve()
-        self.layout = Layout(fabric, run_dir.resolve())
+        self.layout = Layout(fabric, run_dir.resolve(), tuple(crossed))
         self.log_level = log_level
         self._child: int | None = None
 
@@ -214,9 +224,12 @@ class Emulation:
             for p in _netns_pids(ns):
                 if p not in left.processes.values():
                     left.processes[f"process {p.pid} in {ns}"] = p
+        runner = RunnerRecord.read(self.layout.runner_file)
+        if runner is not None and runner.proc.alive():
+            left.processes["hpnctl run"] = runner.proc
         sockets = [self.layout.grpc_socket(s.name) for s in self.fabric.switches]
         files = [self.layout.state_file, self.layout.control_socket, self.layout.targets_file, *sockets]
-        left.files = [f for f in files if f.exists()]
+        left.files = [f for f in [*files, self.layout.runner_file] if f.exists()]
         return left
 
     def status(self) -> EmulationStatus:
@@ -297,6 +310,7 @@ class Emulation:
         ]
         argv += [a for link in failed_links for a in ("--failed-link", link)]
         argv += [a for sw in failed_switches for a in ("--failed-switch", sw)]
+        argv += [a for p, q in self.layout.crossed for a in ("--cross", f"{p},{q}")]
         argv = Netns(self.layout.namespace).exec_argv(argv)
         read_fd, write_fd = os.pipe()
         try:
@@ -347,7 +361,8 @@ class Emulation:
     # -- down -----------------------------------------------------------------------------
     def down(self) -> list[str]:
         """Remove everything of this fabric's emulation; returns what was removed, readable."""
-        removed: list[str] = []
+        # The runner first: it would see every switch go and write to those still there.
+        removed: list[str] = stop_runner(self.layout, TERM_GRACE)
         state = self.state()
         try:
             self.control("stop", timeout=STOP_TIMEOUT)

@@ -16,6 +16,10 @@ Unplugging a cable sets its two patch ports down: both devices see their
 port lose carrier while the port itself stays administratively up. bmv2 is
 never given an interface that goes down (a bmv2 whose own interface is set
 down stops forwarding on every port, behavioral-model issue 1215).
+
+A layout may cross cables on purpose (`crossed`, for the wiring check's tests and
+benchmark): the cables the topology plugs into two switch ports land in each other's
+port, as if a technician had swapped them.
 """
 
 from __future__ import annotations
@@ -39,7 +43,24 @@ _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class LayoutError(ValueError):
-    """The fabric cannot be emulated under these names (bad name, path too long)."""
+    """The fabric cannot be emulated under these names (bad name, path too long, bad crossing)."""
+
+
+Crossing = tuple[SwitchPort, SwitchPort]
+"""Two switch ports whose cables are swapped in the patch panel."""
+
+
+def parse_crossing(fabric: Fabric, text: str) -> Crossing:
+    """`SWITCH:PORT,SWITCH:PORT` (as `--cross` gives it) as a crossing of `fabric`."""
+    ports = []
+    for part in text.split(","):
+        switch, _, port = part.strip().rpartition(":")
+        if not switch or not port.isdigit():
+            raise LayoutError(f"crossing {text!r}: {part.strip()!r} is not SWITCH:PORT")
+        ports.append(SwitchPort(switch, int(port)))
+    if len(ports) != 2:
+        raise LayoutError(f"crossing {text!r}: expected two ports SWITCH:PORT,SWITCH:PORT")
+    return ports[0], ports[1]
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,9 @@ class Layout:
 
     fabric: Fabric
     run_dir: Path
+    crossed: tuple[Crossing, ...] = ()
+    """Pairs of switch ports whose switch-to-switch cables are swapped: the cable the
+    topology plugs into the first port lands in the second, and the other way round."""
 
     def __post_init__(self) -> None:
         if not _NAME_OK.match(self.fabric.name):
@@ -105,6 +129,25 @@ class Layout:
                     f"{path}: {len(str(path))} chars is too long for a Unix socket ({UNIX_PATH_MAX} max); "
                     "set HPN_RUN_DIR to a shorter directory"
                 )
+        self._check_crossings()
+
+    def _check_crossings(self) -> None:
+        seen: set[SwitchPort] = set()
+        for pair in self.crossed:
+            for at in pair:
+                link = self.fabric.link_at(at.switch, at.port) if self.fabric.has_switch(at.switch) else None
+                if link is None:
+                    raise LayoutError(f"crossed port {at}: no cable of {self.fabric.name} is plugged there")
+                if not all(isinstance(end, SwitchPort) for end in link.ends()):
+                    raise LayoutError(
+                        f"crossed port {at}: its cable {link} is a host cable, not switch-to-switch"
+                    )
+                if at in seen:
+                    raise LayoutError(f"crossed port {at}: crossed twice")
+                seen.add(at)
+            a, b = pair
+            if self.fabric.link_at(a.switch, a.port) == self.fabric.link_at(b.switch, b.port):
+                raise LayoutError(f"crossing {a},{b}: both ends of one cable")
 
     # -- namespaces -----------------------------------------------------------------
     @property
@@ -152,10 +195,18 @@ class Layout:
 
     @cached_property
     def cables(self) -> tuple[Cable, ...]:
-        out = []
-        for k, link in enumerate(self.fabric.links):
-            out.append(Cable(k, link, self._end(link.a, 2 * k), self._end(link.b, 2 * k + 1)))
-        return tuple(out)
+        """One per link; a crossed cable joins its link's far end to the other crossed port."""
+        plain = [
+            (k, link, self._end(link.a, 2 * k), self._end(link.b, 2 * k + 1))
+            for k, link in enumerate(self.fabric.links)
+        ]
+        at = {end.endpoint: end for _, _, a, b in plain for end in (a, b)}
+        swapped: dict[Endpoint, CableEnd] = {}
+        for p, q in self.crossed:
+            swapped[p], swapped[q] = at[q], at[p]
+        return tuple(
+            Cable(k, link, swapped.get(a.endpoint, a), swapped.get(b.endpoint, b)) for k, link, a, b in plain
+        )
 
     @cached_property
     def _cable_by_link(self) -> dict[Link, Cable]:
@@ -209,6 +260,20 @@ class Layout:
 
     def grpc_address(self, switch: str) -> str:
         return f"unix:{self.grpc_socket(switch)}"
+
+    @property
+    def runner_file(self) -> Path:
+        """`hpnctl run` started by `up --run`: its pid and start time, metrics port, files."""
+        return self.run_dir / "runner.json"
+
+    @property
+    def runner_log(self) -> Path:
+        return self.run_dir / "runner.log"
+
+    @property
+    def runner_events(self) -> Path:
+        """The runner's events, one JSON line each (`hpnctl run --events`)."""
+        return self.run_dir / "runner-events.jsonl"
 
     @property
     def reports_dir(self) -> Path:
