@@ -1,0 +1,43 @@
+"""What the ports of a running fabric heard, as the wiring check's input (the file
+`hpnctl wiring --observed` reads, `hpn.operations.wiring.observed_to_json`).
+
+The switch cables are what the runner's `LinkMonitor` heard on each switch port (the
+probes). The host cables are taken as the topology has them: the ToRs answer the hosts'
+ARP in P4 and punt none, so the runner does not see hosts yet (docs/operations.md,
+"Still to come"); only switch cables are checked against what was found.
+"""
+
+from __future__ import annotations
+
+from hpn.operations.runner import FabricRunner
+from hpn.operations.wiring import NeighbourSeen, Observed, intact_observation
+from hpn.topology.model import Fabric, SwitchPort
+
+
+def probed_ports(fabric: Fabric) -> set[SwitchPort]:
+    """Every switch port on a switch-to-switch cable: those the runner probes."""
+    return {
+        end
+        for link in fabric.links
+        if isinstance(link.a, SwitchPort) and isinstance(link.b, SwitchPort)
+        for end in (link.a, link.b)
+    }
+
+
+def every_port_heard(runner: FabricRunner) -> bool:
+    """Each probed port has heard some probe (the expected neighbour or not)."""
+    return probed_ports(runner.loop.fabric) <= set(runner.loop.monitor.observed())
+
+
+def observation(runner: FabricRunner) -> Observed:
+    """What the runner's ports heard, with the host cables as the topology has them."""
+    heard = runner.loop.monitor.observed()
+    neighbours = tuple(NeighbourSeen(at, h.switch, h.port) for at, h in sorted(heard.items()))
+    return Observed(neighbours, intact_observation(runner.loop.fabric).hosts)
+
+
+def crossing_at_first_agg(fabric: Fabric) -> tuple[SwitchPort, SwitchPort]:
+    """The first agg's two lowest ports: crossing them swaps two ToRs' uplinks there."""
+    agg = fabric.aggs()[0].name
+    first, second = sorted(fabric.switch_ports(agg))[:2]
+    return SwitchPort(agg, first), SwitchPort(agg, second)
