@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HPN = ROOT / "controller" / "hpn"
 NETLAB, EMULATION, EXPERIMENTS = "hpn.netlab", "hpn.emulation", "hpn.experiments"
 LAYERS = (NETLAB, EMULATION, EXPERIMENTS)
-EXPERIMENT_BENCHMARKS = {"bench/bench_hpcc.py", "bench/bench_collectives.py"}
+EXPERIMENT_BENCHMARKS = {"bench/bench_hpcc.py", "bench/bench_collectives.py", "bench/bench_recovery.py"}
 """Benchmarks of an experiment: they bring up the emulation and run the experiment on it."""
 
 
