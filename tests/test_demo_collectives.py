@@ -263,3 +263,19 @@ def test_a_fabric_that_cannot_hold_the_collectives_is_named_with_why(
 ) -> None:
     found = unsuitable(load_fabric(TOPOLOGIES / topology), settings)
     assert found == why if why is None else (found or "").startswith(why)
+
+
+def test_hpnctl_demo_refuses_a_collectives_fabric_with_too_few_aggs_before_bringing_anything_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from hpn.cli import app, emulate_cmds
+
+    monkeypatch.setattr(emulate_cmds, "_missing_or_exit", lambda: None)  # no Mininet needed to refuse
+    mini = str(TOPOLOGIES / "hpn-mini.yaml")
+    argv = ["demo", mini, "--no-merged", "--no-hpcc", "--collectives-topology", mini]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "hpn-mini has 2 aggs per plane; the collectives need at least 4" in result.output
+    assert "--no-collectives skips them" in result.output

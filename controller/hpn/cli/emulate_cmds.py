@@ -38,6 +38,7 @@ Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml
 LogLevel = Annotated[str, typer.Option(help="bmv2 log level: trace, debug, info, warn, error, off")]
 INTERRUPTED = 130
 HPCC_TOPOLOGY = "hpcc-incast.yaml"
+COLLECTIVES_TOPOLOGY = "hpn-collectives.yaml"
 
 emulate_app = typer.Typer(
     help="Emulated fabric: Mininet hosts with dual-port NICs, one bmv2 per switch, programmed by hpnctl.",
@@ -230,7 +231,13 @@ async def _step(name: str, check: Awaitable[R]) -> R:
 
 
 async def _demo(
-    topology: Path, merged: Path | None, hpcc: Path | None, log_level: str, report: DemoReport
+    topology: Path,
+    merged: Path | None,
+    hpcc: Path | None,
+    log_level: str,
+    report: DemoReport,
+    *,
+    collectives: Path | None = None,
 ) -> None:
     from hpn.emulation import checks
     from hpn.experiments.demo.hpcc_check import hpcc_incast
@@ -252,12 +259,34 @@ async def _demo(
         async with _running(hpcc, log_level, None) as lab:
             work_dir = lab.emulation.layout.run_dir / "incast"
             report.hpcc = await _step("HPCC incast (no CC, then HPCC)", hpcc_incast(lab, work_dir))
+    if collectives is not None:
+        from hpn.experiments.demo.collectives_check import collective_jobs
+
+        async with _running(collectives, log_level, None) as lab:
+            png = lab.emulation.layout.reports_dir / f"collectives-{datetime.now():%Y%m%d-%H%M%S}.png"
+            report.collectives = await _step("collectives, several jobs", collective_jobs(lab, png))
 
 
 def _sibling(topology: Path, name: str) -> Path | None:
     """`name` next to `topology`, if it exists."""
     path = topology.with_name(name)
     return path if path.exists() else None
+
+
+def _collectives_topology(topology: Path, given: Path | None) -> Path | None:
+    """The collectives' fabric, given or next to `topology`; one that cannot hold them exits now."""
+    from hpn.experiments.demo.collectives_check import unsuitable
+
+    path = given if given is not None else _sibling(topology, COLLECTIVES_TOPOLOGY)
+    if path is None:
+        return None
+    why = unsuitable(load(path))
+    if why:
+        fail(Exit.BAD_INPUT, f"the collectives' fabric {path}: {why} (--no-collectives skips them)")
+    missing = cli_missing()
+    if missing:
+        fail(Exit.MISSING_TOOL, f"cannot run the collectives here: {missing} (--no-collectives skips them)")
+    return path
 
 
 def demo(
@@ -274,11 +303,23 @@ def demo(
         typer.Option(help=f"fabric for the HPCC incast (default: {HPCC_TOPOLOGY} next to <topology>)"),
     ] = None,
     no_hpcc: Annotated[bool, typer.Option("--no-hpcc", help="skip the HPCC incast (saves ~25 s)")] = False,
+    collectives_topology: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"fabric for the collectives, >= 4 aggs per plane (default: {COLLECTIVES_TOPOLOGY} "
+            "next to <topology>)"
+        ),
+    ] = None,
+    no_collectives: Annotated[
+        bool, typer.Option("--no-collectives", help="skip the collectives (saves ~30 s)")
+    ] = False,
     log_level: LogLevel = "warn",
 ) -> None:
     """Bring the fabric up, check it end to end, report (tables + PNGs), take it down.
 
-    Then a short HPCC incast on a fabric of its own, without and with HPCC (docs/hpcc.md).
+    Then a short HPCC incast on a fabric of its own, without and with HPCC (docs/hpcc.md), and
+    collectives on another: several jobs under ECMP, planned ports, spray, adaptive
+    (docs/collectives.md).
     """
     from hpn.experiments.demo.report import DemoReport, PlottingUnavailable, plot, render
     from hpn.experiments.incast import report as incast_report
@@ -298,6 +339,7 @@ def demo(
             fail(Exit.MISSING_TOOL, f"cannot run the HPCC incast here: {why} (--no-hpcc skips it)")
     if no_hpcc:
         hpcc_topology = None
+    collectives = None if no_collectives else _collectives_topology(topology, collectives_topology)
     out_dir = run_dir(fabric).resolve()
     _log_to_file(out_dir / "hpnctl.log")
     report = DemoReport(fabric.name, out_dir)
@@ -309,8 +351,13 @@ def demo(
         report.notes.append(
             "the HPCC incast was not run (--no-hpcc, or no hpcc-incast.yaml next to the topology)"
         )
+    if collectives is None:
+        report.notes.append(
+            f"the collectives were not run (--no-collectives, or no {COLLECTIVES_TOPOLOGY} next to "
+            "the topology)"
+        )
     try:
-        asyncio.run(_demo(topology, merged, hpcc_topology, log_level, report))
+        asyncio.run(_demo(topology, merged, hpcc_topology, log_level, report, collectives=collectives))
     except KeyboardInterrupt:
         console.print("interrupted: the fabric was taken down")
         raise typer.Exit(INTERRUPTED) from None

@@ -26,6 +26,7 @@ from hpn.emulation.checks import (
 )
 from hpn.emulation.plotting import PlottingUnavailable as PlottingUnavailable  # re-exported for the demo
 from hpn.emulation.plotting import pyplot
+from hpn.experiments.demo.collectives_check import CollectivesResult
 from hpn.experiments.demo.hpcc_check import HpccIncastResult
 from hpn.experiments.incast import report as incast_report
 
@@ -47,6 +48,7 @@ class DemoReport:
     restart: RestartResult | None = None
     failover: FailoverResult | None = None
     hpcc: HpccIncastResult | None = None
+    collectives: CollectivesResult | None = None
     notes: list[str] = field(default_factory=list)
     plot: Path | None = None
     hpcc_plot: Path | None = None
@@ -61,6 +63,7 @@ class DemoReport:
             ("switch restart", self.restart),
             ("failures with traffic", self.failover),
             ("HPCC incast", self.hpcc),
+            ("collectives, several jobs", self.collectives),
         ]
         return [(n, r) for n, r in named if r is not None]
 
@@ -207,6 +210,8 @@ def render(console: Console, report: DemoReport) -> None:
         console.print(incast_report.table(report.hpcc.comparison))
         for line in incast_report.notes(report.hpcc.comparison, report.hpcc.load):
             console.print(line, highlight=False)
+    if report.collectives is not None:
+        report.collectives.render(console)
     for name, result in report.checks():
         for problem in result.problems:
             console.print(f"[red]{name}:[/red] {problem}", highlight=False)
