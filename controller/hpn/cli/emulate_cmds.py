@@ -263,7 +263,7 @@ async def _demo(
         from hpn.experiments.demo.collectives_check import collective_jobs
 
         async with _running(collectives, log_level, None) as lab:
-            png = lab.emulation.layout.reports_dir / f"collectives-{datetime.now():%Y%m%d-%H%M%S}.png"
+            png = report.run_dir / "reports" / f"collectives-{datetime.now():%Y%m%d-%H%M%S}.png"
             report.collectives = await _step("collectives, several jobs", collective_jobs(lab, png))
 
 
