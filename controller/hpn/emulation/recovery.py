@@ -12,7 +12,9 @@ until the fabric is restored at `t_back`:
 - otherwise it is *lost*: it never delivered again while the failure lasted.
 
 The cut's recovery time is the longest of its hit flows' (every hit flow, hence every host
-pair, delivers again by then); lost flows are counted apart.
+pair, delivers again by then); lost flows are counted apart, and so are the packets flows
+the cut did not hit lost while it lasted (a write that briefly left a route without its
+group, a busy switch).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class CutRecovery:
 
     flows: int
     outages: tuple[FlowOutage, ...]
+    other_lost_packets: int = 0
+    """Packets lost while the cut lasted by flows it did not hit."""
 
     @property
     def hit(self) -> int:
@@ -85,6 +89,12 @@ def cut_recovery(
     logs: Iterable[FlowLog], t_cut: float, t_back: float, onset: float, grace: float
 ) -> CutRecovery:
     """Every flow's outage from one cut (see the module doc for the window arguments)."""
+    outages, others = [], 0
     listed = list(logs)
-    outages = [o for log in listed if (o := flow_outage(log, t_cut, t_back, onset, grace)) is not None]
-    return CutRecovery(len(listed), tuple(outages))
+    for log in listed:
+        outage = flow_outage(log, t_cut, t_back, onset, grace)
+        if outage is not None:
+            outages.append(outage)
+        else:
+            others += sum(1 for seq in log.lost if t_cut - grace <= log.sent[seq] < t_back)
+    return CutRecovery(len(listed), tuple(outages), others)

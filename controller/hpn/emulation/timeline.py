@@ -128,6 +128,7 @@ def plot_timelines(timelines: Sequence[CutTimeline], path: Path, title: str, tar
     left.set_xlabel("ms after the cut")
     right.set_xlabel("ms after the restore")
     for ax in (left, right):
+        ax.set_xlim(left=0)
         ax.grid(axis="x", linewidth=0.3)
     handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in (left, right) for lab in ax.get_legend_handles_labels()[1]]

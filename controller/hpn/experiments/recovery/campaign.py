@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hpn.emulation.cut_run import CutOutcome, CutTimeouts, intact_diff, run_cut
 from hpn.emulation.emulation import Emulation
+from hpn.emulation.emulation_controller import EMULATION_OPTIONS
 from hpn.emulation.runner_process import RunnerRecord, start_runner, wait_learnt
 from hpn.emulation.runner_readings import EventsTail, RunnerNumbers, scrape
 from hpn.emulation.traffic import fabric_nics
 from hpn.experiments.recovery.kinds import cuts_per_kind
 from hpn.netlab.load import MachineLoad, Snapshot, between, snapshot
-from hpn.runtime import FabricSession, SessionOptions
+from hpn.runtime import FabricSession
 
 WATCHER_ELECTION_ID = 1
 """Below the runner's (10): the watching session is a backup and never writes."""
@@ -74,7 +75,8 @@ async def run_campaign(
     run.events = tail
     nics = list(fabric_nics(emu.layout).values())
     chosen = cuts_per_kind(emu, nics, repeat)
-    options = SessionOptions(election_id=WATCHER_ELECTION_ID, own_all_tables=True)
+    # Reconnects as soon as a restarted switch listens, as the demo's controller does.
+    options = replace(EMULATION_OPTIONS, election_id=WATCHER_ELECTION_ID)
     async with FabricSession(emu.targets(), options) as watcher:
         differing = intact_diff(watcher, emu.fabric)
         for kind, cuts in chosen.items():

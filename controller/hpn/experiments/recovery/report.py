@@ -81,7 +81,8 @@ def cut_line(kind: str, outcome: CutOutcome) -> str:
     )
     return (
         f"{kind} {outcome.cut.name}: {rec.hit}/{rec.flows} flows hit ({len(rec.pairs_hit)} pairs), "
-        f"all delivering again after {_ms(recovery_s(outcome))}, {len(rec.lost_flows)} lost; "
+        f"all delivering again after {_ms(recovery_s(outcome))}, {len(rec.lost_flows)} lost "
+        f"({rec.lost_packets} packets; {rec.other_lost_packets} lost by flows not hit); "
         f"runner: {runner or 'no events'}; undone: {back or 'no events'}, "
         f"intact after {_ms(tl.intact_s)}"
         + ("" if not outcome.problems else f"; problems: {'; '.join(outcome.problems)}")
