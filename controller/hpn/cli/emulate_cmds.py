@@ -26,6 +26,15 @@ from hpn.emulation.emulation import (
     missing_prerequisites,
 )
 from hpn.emulation.emulation_controller import EmulationController
+from hpn.emulation.runner_process import (
+    RunnerError,
+    RunnerRecord,
+    running_runner,
+    start_runner,
+    stop_runner,
+    switch_cables,
+    wait_learnt,
+)
 from hpn.netlab.bmv2 import cli_missing
 from hpn.runtime import PushReport
 from hpn.topology.model import Fabric
@@ -84,9 +93,55 @@ def _push_summary(report: PushReport) -> str:
     )
 
 
+def _start_runner(fabric: Fabric, emu: Emulation, metrics_port: int | None) -> None:
+    """`hpnctl run` on the fabric, as a process of its own; returns once it learnt every cable."""
+    started = time.monotonic()
+    try:
+        record = start_runner(emu.layout, emu.topology, metrics_port)
+        console.print(f"hpnctl run started (pid {record.proc.pid}); waiting for it to push the fabric ...")
+        wait_learnt(record, fabric)
+    except RunnerError as exc:
+        fail(Exit.FAILED, f"{exc}\nthe fabric stays up; `hpnctl emulate down` removes it")
+    console.print(
+        f"hpnctl run keeps {fabric.name}: pushed it and learnt its {len(switch_cables(fabric))} "
+        f"switch cables from probes in {time.monotonic() - started:.1f}s",
+        highlight=False,
+    )
+    _runner_lines(record)
+
+
+def _runner_lines(record: RunnerRecord) -> None:
+    console.print(
+        f"  pid {record.proc.pid}; metrics {record.metrics_url}\n  events {record.events}; log {record.log}",
+        highlight=False,
+    )
+
+
 @emulate_app.command("up")
-def up(topology: Topology, log_level: LogLevel = "warn") -> None:
+def up(
+    topology: Topology,
+    log_level: LogLevel = "warn",
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="instead of a one-shot push, start `hpnctl run` on the fabric (a process of its own, "
+            "stopped by `emulate down`): it pushes, probes every cable and heals failures",
+        ),
+    ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="with --run: the runner's Prometheus port on 127.0.0.1 [default: a free one]",
+        ),
+    ] = None,
+) -> None:
     """Start the fabric (namespaces, hosts, switches, cables), program it, leave it running."""
+    if metrics_port is not None and not run:
+        fail(Exit.BAD_INPUT, "--metrics-port is the runner's: it needs --run")
+    if metrics_port is not None and not 1 <= metrics_port <= 65535:
+        fail(Exit.BAD_INPUT, f"--metrics-port must be a TCP port (1-65535), not {metrics_port}")
     fabric, emu = _emulation(topology, log_level)
     _log_to_file(emu.layout.run_dir / "hpnctl.log")
     store = failure_file(fabric)
@@ -95,6 +150,18 @@ def up(topology: Topology, log_level: LogLevel = "warn") -> None:
             console.print(
                 f"{fabric.name} is already up ({emu.layout.run_dir}); `hpnctl emulate down` stops it"
             )
+            runner = running_runner(emu.layout)
+            if runner is not None:
+                console.print("hpnctl run keeps it:")
+                _runner_lines(runner)
+            elif run:
+                try:
+                    _start_runner(fabric, emu, metrics_port)
+                except KeyboardInterrupt:
+                    with interrupts_deferred():
+                        stop_runner(emu.layout)
+                    console.print("interrupted: the runner is stopped, the fabric stays up")
+                    raise typer.Exit(INTERRUPTED) from None
             return
         if store.path.exists() and not emu.leftovers():
             store.path.unlink()
@@ -107,7 +174,11 @@ def up(topology: Topology, log_level: LogLevel = "warn") -> None:
             f"{len(fabric.hosts)} hosts in namespace {emu.layout.namespace}(-<host>)",
             highlight=False,
         )
-        report = asyncio.run(_program(emu))
+        if run:
+            _start_runner(fabric, emu, metrics_port)
+            report = None
+        else:
+            report = asyncio.run(_program(emu))
     except AlreadyUp as exc:
         console.print(str(exc))
         return
@@ -122,15 +193,16 @@ def up(topology: Topology, log_level: LogLevel = "warn") -> None:
             emu.down()
         console.print("interrupted: everything `up` had created is removed")
         raise typer.Exit(INTERRUPTED) from None
-    console.print(_push_summary(report), highlight=False)
-    for line in report.errors:
-        console.print(f"[red]{line}[/red]", highlight=False)
+    if report is not None:
+        console.print(_push_summary(report), highlight=False)
+        for line in report.errors:
+            console.print(f"[red]{line}[/red]", highlight=False)
     console.print(
         f"logs: {emu.layout.daemon_log}, {emu.layout.switch_dir}/<switch>.log; "
         f"hosts: ip netns exec {emu.layout.host_namespace(fabric.hosts[0].name)} ...",
         highlight=False,
     )
-    if not report.ok:
+    if report is not None and not report.ok:
         fail(Exit.FAILED, "the fabric is up but not fully programmed (`hpnctl push` retries)")
 
 
@@ -171,6 +243,12 @@ def status(topology: Topology) -> None:
         failed = [*st.failures.get("links", []), *st.failures.get("switches", [])]
         console.print(f"failure view: {', '.join(failed) or 'none'}", highlight=False)
         console.print(f"unplugged cables: {', '.join(st.unplugged) or 'none'}", highlight=False)
+        runner = running_runner(emu.layout)
+        console.print(
+            "hpnctl run: " + ("keeps it" if runner else "not running (`emulate up --run` starts it)")
+        )
+        if runner is not None:
+            _runner_lines(runner)
         return
     if st.leftovers:
         console.print(f"{fabric.name}: not up, but leftovers of a run exist: {st.leftovers.describe()}")
@@ -241,6 +319,7 @@ async def _demo(
 ) -> None:
     from hpn.emulation import checks
     from hpn.experiments.demo.hpcc_check import hpcc_incast
+    from hpn.experiments.demo.operations_check import cut_and_heal
 
     async with _running(topology, log_level, report) as lab:
         dual_planes = len(lab.fabric.planes) > 1 and not lab.fabric.planes_merged
@@ -252,6 +331,8 @@ async def _demo(
         report.polarization.append(await _step("hash polarization", checks.polarization(lab)))
         report.restart = await _step("switch restart", checks.restart(lab))
         report.failover = await _step("failures with traffic", checks.failover(lab))
+        png = lab.emulation.layout.reports_dir / f"operations-{datetime.now():%Y%m%d-%H%M%S}.png"
+        report.operations = await _step("hpnctl run: a cable cut, no command", cut_and_heal(lab, png))
     if merged is not None:
         async with _running(merged, log_level, None) as lab:
             report.polarization.append(await _step("hash polarization", checks.polarization(lab)))

@@ -28,6 +28,7 @@ from hpn.emulation.plotting import PlottingUnavailable as PlottingUnavailable  #
 from hpn.emulation.plotting import pyplot
 from hpn.experiments.demo.collectives_check import CollectivesResult
 from hpn.experiments.demo.hpcc_check import HpccIncastResult
+from hpn.experiments.demo.operations_check import OperationsResult
 from hpn.experiments.incast import report as incast_report
 
 
@@ -49,6 +50,7 @@ class DemoReport:
     failover: FailoverResult | None = None
     hpcc: HpccIncastResult | None = None
     collectives: CollectivesResult | None = None
+    operations: OperationsResult | None = None
     notes: list[str] = field(default_factory=list)
     plot: Path | None = None
     hpcc_plot: Path | None = None
@@ -62,6 +64,7 @@ class DemoReport:
             *((f"hash polarization ({p.fabric})", p) for p in self.polarization),
             ("switch restart", self.restart),
             ("failures with traffic", self.failover),
+            ("hpnctl run: a cable cut healed", self.operations),
             ("HPCC incast", self.hpcc),
             ("collectives, several jobs", self.collectives),
         ]
@@ -206,6 +209,8 @@ def render(console: Console, report: DemoReport) -> None:
         console.print(t)
     if report.restart is not None:
         console.print(report.restart.summary(), highlight=False)
+    for line in report.operations.lines() if report.operations is not None else []:
+        console.print(line, highlight=False)
     if report.hpcc is not None and report.hpcc.comparison is not None:
         console.print(incast_report.table(report.hpcc.comparison))
         for line in incast_report.notes(report.hpcc.comparison, report.hpcc.load):
