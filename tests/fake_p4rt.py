@@ -11,6 +11,8 @@ Test hooks: `reject` (mark updates bad), `refuse_pipeline`, `fail_pipeline_reads
 `drop_details_above` (simulate bmv2's metadata overflow: a failed batch of more updates
 than this loses its per-update errors), `fail_next_write`, `write_sizes`, `write_updates`,
 `set_counter`, `pipeline_reads`, `stall_reads` (a switch that does not answer reads).
+Packet I/O: `packet_outs` (payload, egress port) and `on_packet_out` see what the
+controller sends; `punt(payload, ingress_port)` sends a packet-in to the primary.
 `stop()` / `start()` simulate a switch going down and coming back on the same port
 (state wiped, as after a bmv2 restart, unless `keep_state=True`).
 """
@@ -100,6 +102,8 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         self.refuse_pipeline: str | None = None  # INVALID_ARGUMENT message for every pipeline push
         self.fail_pipeline_reads: tuple[grpc.StatusCode, str] | None = None  # every pipeline read fails
         self.stall_reads: asyncio.Event | None = None  # every Read waits for it to be set
+        self.packet_outs: list[tuple[bytes, int]] = []
+        self.on_packet_out: Callable[[bytes, int], None] | None = None  # called with each
         self.reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -224,6 +228,8 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
         write_task = asyncio.create_task(writer())
         try:
             async for request in request_iterator:
+                if request.WhichOneof("update") == "packet":
+                    self._packet_out(request.packet)
                 if request.WhichOneof("update") != "arbitration":
                     continue
                 arb = request.arbitration
@@ -246,6 +252,33 @@ class FakeP4RuntimeServer(p4r_grpc.P4RuntimeServicer):
                 await write_task
             if was_primary:
                 self._announce()
+
+    # --- packet I/O ---------------------------------------------------------------------
+
+    def _packet_metadata(self, header: str, name: str) -> tuple[int, int]:
+        """(id, bitwidth) of a field of the pipeline's packet_in or packet_out header."""
+        assert self.config is not None, "no pipeline"
+        cpm = next(c for c in self.config.p4info.controller_packet_metadata if c.preamble.name == header)
+        field = next(m for m in cpm.metadata if m.name == name)
+        return int(field.id), int(field.bitwidth)
+
+    def _packet_out(self, packet: p4r.PacketOut) -> None:
+        port_id, _ = self._packet_metadata("packet_out", "egress_port")
+        port = next(int.from_bytes(m.value, "big") for m in packet.metadata if m.metadata_id == port_id)
+        self.packet_outs.append((packet.payload, port))
+        if self.on_packet_out is not None:
+            self.on_packet_out(packet.payload, port)
+
+    def punt(self, payload: bytes, ingress_port: int) -> None:
+        """A packet-in to the primary controller, as the CPU path sends it."""
+        port_id, bitwidth = self._packet_metadata("packet_in", "ingress_port")
+        primary = self.primary_election_id
+        stream = next(s for s in self._streams if primary is not None and s.election_id == primary)
+        value = ingress_port.to_bytes((bitwidth + 7) // 8, "big")
+        packet = p4r.PacketIn(
+            payload=payload, metadata=[p4r.PacketMetadata(metadata_id=port_id, value=value)]
+        )
+        stream.queue.put_nowait(p4r.StreamMessageResponse(packet=packet))
 
     def _check_primary(self, election: p4r.Uint128) -> str | None:
         primary = self.primary_election_id

@@ -1,6 +1,9 @@
 """`hpnctl run`'s runner against fake P4Runtime switches (tests/fake_p4rt.py), one per
 switch of rig-4: the switches' counters reach the metrics as the switches hold them, on a
-task of their own; a switch that does not answer is skipped and logged, not fatal."""
+task of their own; a switch that does not answer is skipped and logged, not fatal. The
+ToRs' host ports are asked for their NICs with packet-outs, the hosts' replies come back
+as packet-ins and the ports are seen; a host that stops answering is lost, and nothing is
+written for it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,14 +22,19 @@ from typer.testing import CliRunner
 
 from fake_p4rt import FakeP4RuntimeServer
 from hpn.cli import app
+from hpn.operations.arp_probe import encode_arp_request
 from hpn.operations.counters import SwitchCounters
-from hpn.operations.events import EventList
+from hpn.operations.events import Event, EventKind, EventList, EventSink
+from hpn.operations.hosts import HostTimers
 from hpn.operations.liveness import MS, Timers
 from hpn.operations.runner import FabricRunner
+from hpn.params import GATEWAY_IP
 from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, names
 from hpn.pipeline.drop_reasons import DropReason
 from hpn.runtime import Backoff, SessionOptions, SwitchTarget
 from hpn.topology import Fabric, load_fabric
+from hpn.topology.model import NicPort, SwitchPort
+from linux_arp import linux_reply
 
 ROOT = Path(__file__).resolve().parent.parent
 RIG = ROOT / "topologies" / "rig-4.yaml"
@@ -84,12 +93,13 @@ async def running(
     fabric: Fabric,
     fakes: dict[str, FakeP4RuntimeServer],
     started: Callable[[], None],
+    emit: EventSink | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[tuple[FabricRunner, Reads]]:
     """The runner on the fakes until the block ends; `started` runs once the fabric is
     pushed, before any counter is read."""
     targets = [SwitchTarget(n, f.address, f.device_id, P4INFO_PATH, BMV2_JSON_PATH) for n, f in fakes.items()]
-    runner = FabricRunner(fabric, targets, FAST, emit=EventList(), timers=QUIET, **kwargs)
+    runner = FabricRunner(fabric, targets, FAST, emit=emit or EventList(), timers=QUIET, **kwargs)
     reads = Reads(runner)
     stop = asyncio.Event()
     pushed = asyncio.Event()
@@ -253,6 +263,105 @@ def test_a_switch_that_does_not_answer_is_skipped_and_logged_and_probes_go_on(
 def test_the_counters_interval_must_be_positive(rig: Fabric) -> None:
     with pytest.raises(ValueError, match="counters_interval_ns must be positive, not 0"):
         FabricRunner(rig, [], FAST, emit=EventList(), counters_interval_ns=0)
-    res = CliRunner().invoke(app, ["run", str(RIG), "--counters-interval-ms", "0"])
+
+
+@pytest.mark.parametrize("option", ["--counters-interval-ms", "--host-interval-ms", "--host-misses"])
+def test_run_refuses_a_bad_interval_naming_the_option(option: str) -> None:
+    res = CliRunner().invoke(app, ["run", str(RIG), option, "0"])
     assert res.exit_code == 2, res.output
-    assert "--counters-interval-ms must be at least 1, not 0" in res.output
+    assert f"{option} must be at least 1, not 0" in res.output
+
+
+class Watch:
+    """The runner's event sink: keeps the events and wakes a waiter at each, and at each
+    `poke` (a packet-out on a fake)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._changed = asyncio.Condition()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        self.poke()
+
+    def poke(self) -> None:
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def until(self, holds: Callable[[], bool]) -> None:
+        async with self._changed:
+            await self._changed.wait_for(holds)
+
+    def subjects(self, kind: EventKind) -> list[str]:
+        return [e.subject for e in self.events if e.kind is kind]
+
+
+def test_hosts_are_asked_by_packet_out_seen_by_packet_in_and_lost_without_a_write(rig: Fabric) -> None:
+    watch = Watch()
+    silent: set[SwitchPort] = set()
+    host_ports = {
+        SwitchPort(tor.name, port): peer
+        for tor in rig.tors()
+        for port, peer in rig.peers(tor.name).items()
+        if isinstance(peer, NicPort)
+    }
+
+    def cable(fake: FakeP4RuntimeServer, tor: str) -> None:
+        """The host on each of `tor`'s host ports answers as Linux does, unless silenced."""
+
+        def packet_out(frame: bytes, port: int) -> None:
+            watch.poke()
+            at = SwitchPort(tor, port)
+            peer = host_ports.get(at)
+            nic = None if peer is None or at in silent else rig.nic(peer.host, peer.rail)
+            reply = None if nic is None else linux_reply(frame, nic.mac, {str(nic.ip)})
+            if reply is not None:
+                fake.punt(reply, port)
+
+        fake.on_packet_out = packet_out
+
+    def asked(fake: FakeP4RuntimeServer, port: int) -> list[bytes]:
+        return [frame for frame, p in fake.packet_outs if p == port and frame[12:14] == b"\x08\x06"]
+
+    async def main() -> None:
+        async with fake_switches(rig) as fakes:
+            for tor in rig.tors():
+                cable(fakes[tor.name], tor.name)
+            writes: list[int] = []
+            timers = HostTimers(interval_ns=50 * MS, misses=2)
+
+            def pushed() -> None:
+                writes.append(sum(len(f.write_updates) for f in fakes.values()))
+
+            async with running(rig, fakes, pushed, emit=watch, host_timers=timers) as (runner, _):
+                expected = {str(at) for at in host_ports}
+                await watch.until(lambda: set(watch.subjects(EventKind.HOST_SEEN)) == expected)
+                seen = {e.subject: e.detail["found"] for e in watch.events if e.kind is EventKind.HOST_SEEN}
+                assert seen == {str(at): str(peer) for at, peer in host_ports.items()}
+                h0 = rig.nic("h0", 0)
+                assert h0 is not None
+                first = asked(fakes["tor0"], 1)[0]
+                assert first == encode_arp_request(rig.switch("tor0").mac, IPv4Address(GATEWAY_IP), h0.ip)
+
+                # a round that started after both were seen refreshed the wiring metrics
+                rounds = len(asked(fakes["tor1"], 1))
+                await watch.until(lambda: len(asked(fakes["tor1"], 1)) > rounds)
+                ok = runner.loop.metrics.registry.get_sample_value
+                labels = {"switch": "tor1", "port": "1", "expected": "h1/nic0/p0"}
+                assert ok("hpn_cable_wiring_ok", labels) == 1
+
+                silent.add(SwitchPort("tor1", 1))
+                await watch.until(lambda: "tor1:1" in watch.subjects(EventKind.HOST_LOST))
+                rounds = len(asked(fakes["tor1"], 1))
+                await watch.until(lambda: len(asked(fakes["tor1"], 1)) > rounds)
+                assert ok("hpn_cable_wiring_ok", labels) == 0
+                assert ok("hpn_cable_wiring_ok", {**labels, "switch": "tor0", "expected": "h0/nic0/p0"}) == 1
+                assert watch.subjects(EventKind.HOST_LOST) == ["tor1:1"]
+                assert not watch.subjects(EventKind.RECOMPUTED)
+                assert runner.loop.failover.view.links == frozenset()
+                assert sum(len(f.write_updates) for f in fakes.values()) == writes[0]
+
+    run(main())

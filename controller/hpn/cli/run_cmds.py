@@ -15,6 +15,7 @@ import typer
 from hpn.cli.common import Exit, console, fail, load, pipeline_schema
 from hpn.cli.targets import switch_targets
 from hpn.operations.events import JsonLines
+from hpn.operations.hosts import HostTimers
 from hpn.operations.liveness import Timers
 from hpn.operations.metrics import OperationsMetrics, start_exporter
 from hpn.operations.runner import FabricRunner
@@ -42,8 +43,8 @@ def wiring(
     if observed is None:
         fail(
             Exit.BAD_INPUT,
-            "--observed FILE is needed: reading the cables from the switches' probes needs the "
-            "CPU path (docs/operations.md)",
+            "--observed FILE is needed: a live check on the switches is not built yet "
+            '(docs/operations.md, "Still to come")',
         )
     try:
         data = json.loads(observed.read_text(encoding="utf-8"))
@@ -83,6 +84,12 @@ def run(
     counters_interval_ms: Annotated[
         int, typer.Option("--counters-interval-ms", help="how often the switches' counters are read")
     ] = 1000,
+    host_interval_ms: Annotated[
+        int, typer.Option("--host-interval-ms", help="ARP request interval per ToR host port")
+    ] = 1000,
+    host_misses: Annotated[
+        int, typer.Option("--host-misses", help="host intervals missed before a host port is not seen")
+    ] = 3,
     election_id: Annotated[int, typer.Option("--election-id", help="P4Runtime election id")] = 10,
     metrics_port: Annotated[
         int | None, typer.Option("--metrics-port", help="serve Prometheus metrics on this port")
@@ -100,6 +107,8 @@ def run(
         ("--misses", misses, 1),
         ("--hold-down-ms", hold_down_ms, 0),
         ("--counters-interval-ms", counters_interval_ms, 1),
+        ("--host-interval-ms", host_interval_ms, 1),
+        ("--host-misses", host_misses, 1),
     ):
         if value < least:
             fail(Exit.BAD_INPUT, f"{option} must be at least {least}, not {value}")
@@ -130,6 +139,7 @@ def run(
             metrics=metrics,
             timers=timers,
             counters_interval_ns=counters_interval_ms * MS,
+            host_timers=HostTimers(interval_ns=host_interval_ms * MS, misses=host_misses),
         )
         asyncio.run(_run_until_signalled(runner))
     if runner.not_primary:

@@ -1,6 +1,8 @@
 """The controller's operations loop, as pure parts with injected I/O.
 
 - `probe`: the link probe frame (encode, strict decode);
+- `arp_probe`: the host probe, an ARP request and the host's reply (encode, strict decode);
+- `hosts`: host cables from those replies, seen and lost, with timestamps given by the caller;
 - `liveness`: link discovery and liveness from probes, with timestamps given by the caller;
 - `events`: what the loop did, as JSON lines with times;
 - `wiring`: every cable compared with the topology, mismatches named;

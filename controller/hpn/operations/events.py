@@ -27,7 +27,9 @@ class EventKind(str, enum.Enum):
     SWITCH_UP = "switch_up"  # it answers again (the runtime re-programs it)
     RECOMPUTED = "recomputed"  # the failure view changed: the affected switches' writes are known
     WRITTEN = "written"  # those writes were made
-    REFUSED = "refused"  # an input (probe, host sighting) was bad; it is named and dropped
+    REFUSED = "refused"  # an input (probe, host reply) was bad; it is named and dropped
+    HOST_SEEN = "host_seen"  # a ToR host port answered for the first time, again, or from another NIC
+    HOST_LOST = "host_lost"  # ... and then missed k host probe rounds
 
 
 @dataclass(frozen=True)

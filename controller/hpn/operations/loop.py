@@ -4,8 +4,8 @@ The runner owns the switches and the time; `OperationsLoop` owns the decisions:
 
     loop = OperationsLoop(fabric, emit=JsonLines(sys.stdout), clock=time.monotonic_ns)
     every T:      for out in loop.probes(): packet_out(out.switch, out.port, out.frame)
-    packet-in:    loop.frame_in(switch, ingress_port, payload)     # probes; bad frames refused
-    ARP packet-in: loop.host_seen(switch, ingress_port, sender_mac)
+    packet-in:    loop.frame_in(switch, ingress_port, payload)     # probes and hosts' ARP replies
+    every host T: loop.host_tick(); for out in loop.host_probes(): packet_out(...)
     every T:      batch = loop.tick()                              # None when nothing changed
     counters read: loop.counters_read(switch, counters)            # into the metrics
     session lost: batch = loop.switch_unreachable(name, why)
@@ -15,21 +15,26 @@ The runner owns the switches and the time; `OperationsLoop` owns the decisions:
 
 Every input is timestamped by the injected clock (nanoseconds), so tests drive it with a
 fake one. A bad input (a frame that is not a probe, a probe naming a switch the topology
-does not have) is refused with an event naming it and where it came in, and counted.
+does not have, an ARP frame that is not a host's reply to the ToR) is refused with an
+event naming it and where it came in, and counted. Host cables are followed (seen, lost,
+named by the wiring check) but never written: routing does not change for them here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
+from hpn.operations.arp_probe import ARP_ETHERTYPE, ArpError, decode_arp_reply
 from hpn.operations.counters import SwitchCounters
 from hpn.operations.events import Event, EventKind, EventSink
 from hpn.operations.failover import EntityBuilder, EntityWrites, Failover, FailoverPlan
+from hpn.operations.hosts import Gateway, HostMonitor, HostProbeOut, HostTimers
 from hpn.operations.liveness import Change, LinkMonitor, ProbeOut, Timers
 from hpn.operations.metrics import OperationsMetrics, PacketsBytes
 from hpn.operations.probe import ProbeError, decode_probe, fabric_id
-from hpn.operations.wiring import HostSeen, NeighbourSeen, Observed, WiringReport, check_wiring
+from hpn.operations.wiring import NeighbourSeen, Observed, WiringReport, check_wiring
 from hpn.pipeline import Entity, Target, switch_entities
 from hpn.runtime import CounterValue
 from hpn.topology.model import Fabric, SwitchPort
@@ -61,6 +66,7 @@ class OperationsLoop:
         timers: Timers | None = None,
         target: Target = Target.BMV2,
         metrics: OperationsMetrics | None = None,
+        host_timers: HostTimers | None = None,
     ) -> None:
         self.fabric = fabric
         self._emit = emit
@@ -71,8 +77,9 @@ class OperationsLoop:
         self.builder = EntityBuilder(target)
         self.target = target
         self._fabric_id = fabric_id(fabric.name)
-        self._hosts: dict[SwitchPort, HostSeen] = {}
+        self.hosts = HostMonitor(fabric, _gateways(self.failover), host_timers or HostTimers(), emit, clock())
         self.owed: set[str] = set()  # switches a write failed on: they need their whole list
+        self._wiring: tuple[Observed, WiringReport] | None = None  # the last check, and its input
         for sw in fabric.switches:
             self.metrics.set_switch_up(sw.name, True)
         self.metrics.set_links(self.monitor.statuses())
@@ -84,13 +91,17 @@ class OperationsLoop:
         return out
 
     def frame_in(self, switch: str, port: int, frame: bytes) -> None:
-        """A frame `switch` punted from `port`: a probe is heard, anything else refused."""
+        """A frame `switch` punted from `port`: a probe is heard, a host's ARP reply seen,
+        anything else refused."""
         now = self._clock()
         where = f"{switch}:{port}"
         if not self.fabric.has_switch(switch):
             self._refuse(
                 now, where, "switch", f"a packet-in from {switch}, which is not in {self.fabric.name}"
             )
+            return
+        if frame[12:14] == ARP_ETHERTYPE.to_bytes(2, "big"):
+            self._arp_in(now, switch, port, frame)
             return
         try:
             probe = decode_probe(frame, self._fabric_id)
@@ -107,10 +118,44 @@ class OperationsLoop:
         self.metrics.probes_refused.labels(field=field).inc()
         self._emit(Event(now, EventKind.REFUSED, where, {"field": field, "why": why}))
 
-    def host_seen(self, switch: str, port: int, mac: str) -> None:
-        """A ToR port saw a NIC's MAC (its ARP for the gateway)."""
-        at = SwitchPort(switch, port)
-        self._hosts[at] = HostSeen(at, mac)
+    # -- hosts --------------------------------------------------------------------------
+    def host_probes(self) -> list[HostProbeOut]:
+        """The ARP requests due now, out of the host ports of every ToR that is up."""
+        out = self.hosts.probes_due(self._clock(), down=self.monitor.failure_view().switches)
+        self.metrics.host_probes_sent.inc(len(out))
+        return out
+
+    def _arp_in(self, now: int, switch: str, port: int, frame: bytes) -> None:
+        where = f"{switch}:{port}"
+        gateway = self.hosts.gateways.get(switch)
+        if gateway is None:
+            self._refuse_arp(now, where, "switch", f"an ARP frame from {switch}, which has no host ports")
+            return
+        try:
+            reply = decode_arp_reply(frame, gateway.mac, gateway.ip)
+        except ArpError as exc:
+            self._refuse_arp(now, where, exc.field, str(exc))
+            return
+        if not self.hosts.probes(SwitchPort(switch, port)):
+            self._refuse_arp(
+                now, where, "port", f"a reply on {where}, which the topology cables to no NIC: never asked"
+            )
+            return
+        self.metrics.host_replies_received.inc()
+        self.host_seen(switch, port, reply.sender_mac, reply.sender_ip)
+
+    def _refuse_arp(self, now: int, where: str, field: str, why: str) -> None:
+        self.metrics.host_replies_refused.labels(field=field).inc()
+        self._emit(Event(now, EventKind.REFUSED, where, {"field": field, "why": why}))
+
+    def host_seen(self, switch: str, port: int, mac: str, ip: IPv4Address | None = None) -> None:
+        """ToR port `switch:port` answered from a NIC's MAC (for address `ip`). The port
+        must be one the topology cables to a NIC (`self.hosts.probes`)."""
+        self.hosts.seen(self._clock(), SwitchPort(switch, port), mac, ip)
+
+    def host_tick(self) -> list[SwitchPort]:
+        """Host ports that missed k host probe rounds are lost (an event each); no write."""
+        return self.hosts.tick(self._clock())
 
     # -- changes ------------------------------------------------------------------------
     def tick(self) -> WriteBatch | None:
@@ -201,10 +246,24 @@ class OperationsLoop:
 
     # -- wiring -------------------------------------------------------------------------
     def wiring(self) -> WiringReport:
+        """Every cable as last seen against the topology, into the metrics. Checked again
+        only when what was seen changed (a pod's check takes a second of CPU)."""
         heard = self.monitor.observed()
         neighbours = tuple(NeighbourSeen(at, h.switch, h.port) for at, h in sorted(heard.items()))
-        report = check_wiring(
-            self.fabric, Observed(neighbours, tuple(self._hosts[k] for k in sorted(self._hosts)))
-        )
+        observed = Observed(neighbours, self.hosts.observed())
+        if self._wiring is not None and self._wiring[0] == observed:
+            return self._wiring[1]
+        report = check_wiring(self.fabric, observed)
+        self._wiring = (observed, report)
         self.metrics.set_wiring(report)
         return report
+
+
+def _gateways(failover: Failover) -> dict[str, Gateway]:
+    """Each switch that answers ARP for its hosts (the ToRs), with the MAC and the gateway
+    address its desired state gives (the first, when a switch had several)."""
+    return {
+        name: Gateway(state.switch_mac, min(IPv4Address(ip) for ip in state.gateway_ips))
+        for name, state in failover.states.items()
+        if state.gateway_ips
+    }

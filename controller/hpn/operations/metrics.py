@@ -5,8 +5,9 @@ Two kinds of metric, by where the number comes from:
   state (link and wiring state per expected cable, the failure view): the loop hands over
   a snapshot (`set_*`), and a collector renders the latest one at each scrape, as
   counters when the switch counts them and gauges for state;
-- events of the loop itself (updates written, failovers, probes, the detection-to-written
-  and recompute times): prometheus_client counters and histograms, updated as they happen.
+- events of the loop itself (updates written, failovers, probes and host probes, the
+  detection-to-written and recompute times): prometheus_client counters and histograms,
+  updated as they happen.
 
 Names follow Prometheus conventions: `hpn_` prefix, base units (seconds, bytes), `_total`
 for counters, no per-flow labels (per switch, port, reason, cable end at most).
@@ -167,6 +168,18 @@ class OperationsMetrics:
         self.probes_refused = Counter(
             "hpn_probes_refused",
             "Punted frames refused as probes, by the field that was wrong",
+            ["field"],
+            registry=r,
+        )
+        self.host_probes_sent = Counter(
+            "hpn_host_probes_sent", "ARP requests sent out of ToR host ports", registry=r
+        )
+        self.host_replies_received = Counter(
+            "hpn_host_replies_received", "Hosts' ARP replies received and decoded", registry=r
+        )
+        self.host_replies_refused = Counter(
+            "hpn_host_replies_refused",
+            "Punted ARP frames refused as host replies, by the field that was wrong",
             ["field"],
             registry=r,
         )

@@ -9,7 +9,9 @@ the switches it touches (each pushed whole, so a write that failed leaves nothin
 done; a switch that could not be written is owed its list until it answers). Every
 counters interval, the counters of each switch that answers are read into the metrics;
 a switch whose read fails or takes longer than the interval (at least
-MIN_COUNTER_READ_S) is skipped for that round and logged.
+MIN_COUNTER_READ_S) is skipped for that round and logged. Every host interval, each ToR
+host port is sent an ARP request for its NIC (hpn.operations.hosts); the replies the ToRs
+punt come in with the probes, and the wiring check (and its metrics) is brought up to date.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from hpn.operations.arp_probe import ARP_ETHERTYPE
 from hpn.operations.counters import CountersUnread, read_switch_counters
 from hpn.operations.events import EventSink
+from hpn.operations.hosts import HostTimers
 from hpn.operations.liveness import Timers
 from hpn.operations.loop import OperationsLoop, WriteBatch
 from hpn.operations.metrics import OperationsMetrics
 from hpn.operations.probe import PROBE_ETHERTYPE
 from hpn.pipeline import Entity, Target, switch_entities
-from hpn.runtime import FabricSession, SessionOptions, SwitchTarget
+from hpn.runtime import FabricSession, SessionOptions, SwitchSession, SwitchTarget
 from hpn.runtime.packet_io import packet_ins, send_frames
 from hpn.topology.model import Fabric
 
@@ -55,13 +59,21 @@ class FabricRunner:
         metrics: OperationsMetrics | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
         counters_interval_ns: int = COUNTERS_INTERVAL_NS,
+        host_timers: HostTimers | None = None,
     ) -> None:
         if counters_interval_ns <= 0:
             raise ValueError(f"counters_interval_ns must be positive, not {counters_interval_ns}")
         self.timers = timers or Timers()
+        self.host_timers = host_timers or HostTimers()
         self.counters_interval_ns = counters_interval_ns
         self.loop = OperationsLoop(
-            fabric, emit=emit, clock=clock, timers=self.timers, target=target, metrics=metrics
+            fabric,
+            emit=emit,
+            clock=clock,
+            timers=self.timers,
+            target=target,
+            metrics=metrics,
+            host_timers=self.host_timers,
         )
         self.targets = list(targets)
         self.options = options
@@ -69,6 +81,8 @@ class FabricRunner:
         self.initial_errors: dict[str, list[str]] = {}
         self.not_primary: list[str] = []  # set when another controller holds a switch
         self.counters_unread: set[str] = set()  # switches whose last counter read failed
+        # one sender at a time per switch: the probe and host tasks share its StreamChannel
+        self._sending: dict[str, asyncio.Lock] = {}
 
     def _entities(self, names: Sequence[str]) -> dict[str, list[Entity]]:
         states = self.loop.failover.states
@@ -104,6 +118,11 @@ class FabricRunner:
             tasks.append(
                 asyncio.create_task(
                     self._every(stop, self.counters_interval_ns, lambda: self._read_counters(session))
+                )
+            )
+            tasks.append(
+                asyncio.create_task(
+                    self._every(stop, self.host_timers.interval_ns, lambda: self._probe_hosts(session))
                 )
             )
             if started is not None:
@@ -145,16 +164,26 @@ class FabricRunner:
             self.loop.settled({n for n, r in report.switches.items() if r.ok})
 
     async def _send_probes(self, session: FabricSession) -> None:
-        """Each switch's probes in one write (one stream message at a time), switches at once."""
+        await self._send(session, "probes", [(p.switch, p.port, p.frame) for p in self.loop.probes()])
+
+    async def _probe_hosts(self, session: FabricSession) -> None:
+        """One host round: lost ports named, the wiring check redone, the requests sent."""
+        self.loop.host_tick()
+        self.loop.wiring()
+        outs = self.loop.host_probes()
+        await self._send(session, "host probes", [(p.switch, p.port, p.frame) for p in outs])
+
+    async def _send(self, session: FabricSession, what: str, outs: list[tuple[str, int, bytes]]) -> None:
+        """Each switch's frames in one write (one stream message at a time), switches at once."""
         frames: dict[str, list[tuple[bytes, int]]] = {}
-        for probe in self.loop.probes():
-            frames.setdefault(probe.switch, []).append((probe.frame, probe.port))
+        for switch, port, frame in outs:
+            frames.setdefault(switch, []).append((frame, port))
         links = [session.switch(name) for name in frames]
-        sends = [send_frames(link, frames[link.name]) for link in links if link.is_up and link.is_primary]
-        LOG.debug("probes out of %d switches (%d due)", len(sends), sum(map(len, frames.values())))
+        sends = [self._send_one(link, frames[link.name]) for link in links if link.is_up and link.is_primary]
+        LOG.debug("%s out of %d switches (%d due)", what, len(sends), len(outs))
         for result in await asyncio.gather(*sends, return_exceptions=True):
             if isinstance(result, Exception):
-                LOG.debug("probes not sent: %s", result)
+                LOG.debug("%s not sent: %s", what, result)
 
     async def _read_counters(self, session: FabricSession) -> None:
         """One round: every switch that answers, read at once, each into the metrics."""
@@ -179,10 +208,17 @@ class FabricRunner:
             self.counters_unread.discard(name)
         self.loop.counters_read(name, counters)
 
+    async def _send_one(self, link: SwitchSession, frames: list[tuple[bytes, int]]) -> None:
+        """A StreamChannel takes one message at a time (hpn.runtime.packet_io.send_frames)."""
+        lock = self._sending.setdefault(link.name, asyncio.Lock())
+        async with lock:
+            await send_frames(link, frames)
+
     async def _read(self, session: FabricSession, name: str) -> None:
-        """The probes one switch punts, for as long as the runner runs (across reconnects)."""
-        async for packet in packet_ins(session.switch(name), eth_types=[PROBE_ETHERTYPE]):
-            LOG.debug("%s: probe in at %d", packet.switch, packet.port)
+        """The probes and hosts' ARP replies one switch punts, for as long as the runner
+        runs (across reconnects)."""
+        async for packet in packet_ins(session.switch(name), eth_types=[PROBE_ETHERTYPE, ARP_ETHERTYPE]):
+            LOG.debug("%s: packet in at %d", packet.switch, packet.port)
             self.loop.frame_in(packet.switch, packet.port, packet.frame)
 
     async def _write(self, session: FabricSession, batch: WriteBatch | None) -> None:

@@ -3,10 +3,10 @@
 Input is what the ports saw, not how it was seen:
 - `NeighbourSeen`: a switch port heard a probe from `switch:port` (the live path fills
   these from `LinkMonitor.observed()`);
-- `HostSeen`: a ToR port saw a NIC's MAC (and IP): from the ARP requests a host sends for
-  its gateway out of each NIC port when the port comes up and whenever its cache entry
-  expires, which the ToR punts with the ingress port. Both ports of a NIC carry one MAC,
-  so the ToR tells which port: the NIC port the topology cables to that ToR.
+- `HostSeen`: a ToR port saw a NIC's MAC: the host's reply to the ARP request the
+  controller sent out of that port (hpn.operations.arp_probe; `HostMonitor.observed()`
+  fills these). Both ports of a NIC carry one MAC, so the ToR tells which port: the NIC
+  port the topology cables to that ToR.
 
 Each expected cable end is checked on its own, so a swapped pair of cables is named at
 all four ports. Findings read like `tor-s0-r0-p0:130 expected agg-p0-a1:1, found
@@ -109,13 +109,9 @@ def check_wiring(fabric: Fabric, observed: Observed) -> WiringReport:
     for n in observed.neighbours:
         heard[n.at] = f"{n.switch}:{n.port}"
         known[n.at] = fabric.has_switch(n.switch)
-    nic_by_mac = {nic.mac.lower(): (host.name, nic.rail) for host, nic in fabric.nics()}
+    by_mac = nics_by_mac(fabric)
     for h in observed.hosts:
-        nic = nic_by_mac.get(h.mac.lower())
-        if nic is None:
-            heard[h.at], known[h.at] = f"MAC {h.mac}", False
-        else:
-            heard[h.at], known[h.at] = _nic_port_name(fabric, h.at, nic), True
+        heard[h.at], known[h.at] = host_found(fabric, h.at, h.mac, by_mac)
 
     ports = {SwitchPort(sw.name, p) for sw in fabric.switches for p in fabric.switch_ports(sw.name)}
     findings = []
@@ -141,6 +137,22 @@ def _names(fabric: Fabric) -> set[str]:
 
 def _name(end: Endpoint) -> str:
     return str(end)
+
+
+def nics_by_mac(fabric: Fabric) -> dict[str, tuple[str, int]]:
+    """Every NIC of the fabric as (host, rail), by its MAC in lower case."""
+    return {nic.mac.lower(): (host.name, nic.rail) for host, nic in fabric.nics()}
+
+
+def host_found(
+    fabric: Fabric, at: SwitchPort, mac: str, by_mac: Mapping[str, tuple[str, int]]
+) -> tuple[str, bool]:
+    """What ToR port `at` found when it saw `mac`: the NIC port's name and True, or
+    `MAC aa:..` and False when no NIC of the topology has that MAC (`by_mac`: `nics_by_mac`)."""
+    nic = by_mac.get(mac.lower())
+    if nic is None:
+        return f"MAC {mac}", False
+    return _nic_port_name(fabric, at, nic), True
 
 
 def _nic_port_name(fabric: Fabric, at: SwitchPort, nic: tuple[str, int]) -> str:
