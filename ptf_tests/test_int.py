@@ -3,13 +3,27 @@ every field checked against a queue the test builds with bmv2's queue-rate contr
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import time
 
 from ptf import testutils
-from scapy.layers.inet import IP
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from fixtures import DST_IP, SENDER_MAC, SRC_IP, SWITCH_MAC, one_group_state, routed
+from fixtures import (
+    DST_IP,
+    DST_NET,
+    SENDER_MAC,
+    SRC_IP,
+    SWITCH_MAC,
+    one_group_state,
+    routed,
+    switch_state,
+    udp_packet,
+)
+from hpn.pipeline import names
 from hpn.routing.state import LbMode
 from hpn.telemetry.codec import (
     MAX_HOPS,
@@ -186,40 +200,142 @@ class FieldsMatchAQueueTheTestBuilds(IntTest):
         self.assertTrue(all(h.link_rate_index == link_rate_index(GBPS) for h in hops))
 
 
+class RunningCli:
+    """One simple_switch_CLI kept running: a command is then one Thrift call, not a Python
+    start (seconds on a loaded machine, while a queue the test built drains)."""
+
+    def __init__(self, thrift_port: int) -> None:
+        self.proc = subprocess.Popen(
+            ["simple_switch_CLI", "--thrift-port", str(thrift_port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def run(self, command: str) -> None:
+        """Run `command`; returns once the switch has done it (a read sent after it answered)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{command}\nget_time_elapsed\n")
+        self.proc.stdin.flush()
+        out: list[str] = []
+        while not re.search(r"\d+\s*$", out[-1] if out else ""):
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"simple_switch_CLI ended before {command!r} was done: {''.join(out)}")
+            out.append(line)
+        if "Error" in "".join(out):
+            raise AssertionError(f"simple_switch_CLI {command!r}: {''.join(out)}")
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
-    """K frames offered at 2.5 R into a port draining at R packets/s, so frames keep
-    arriving while others leave. Ingress counts a frame's bytes a moment before bmv2 queues
-    it; a frame leaving in that moment must not drop them from the count. Once the sender
-    is done, each frame leaves with the frames received after it behind it: the last
-    frames' qlen must be exactly their bytes / 80. (The offered rate is paced: a burst as
-    fast as the sender can would overflow the switch port's socket buffer. A frame that
-    buffer still drops, on a busy machine, never reached ingress and is in no count.)"""
+    """Frames offered at 2.5 R into a port draining at R packets/s, so frames may arrive
+    while others leave. Ingress counts a frame's bytes a moment before bmv2 queues it; a
+    frame leaving in that moment must not drop them from the count, and a count lost then
+    stays lost for as long as the queue does not empty.
+
+    Then a block of frames is queued at S packets/s: bmv2 fixes each frame's departure when
+    it queues it, so the block stands for seconds whatever the machine's speed. Once a
+    marker sent after it comes out of another port, the switch has counted every frame (its
+    ingress is one thread, in order); the port's tx counter, read then, says how many had
+    left. Every frame that left after that read must carry exactly the bytes of the frames
+    after it / 80: the block's, and the racing frames' still queued, with any count lost
+    while the queue stood. (The offered rate is paced: a burst as fast as the sender can
+    would overflow the switch port's socket buffer. A frame that buffer still drops never
+    reached ingress: it is in no count and not expected.)"""
+
+    RACING, SIZE, RATE, OFFERED = 1000, 400, 200, 500
+    BLOCK, BLOCK_RATE = 10, 5  # 2 s of departures fixed when the block is queued
+    MARK = 3  # the markers' port: never slowed
+    MARK_IP = "10.2.0.9"
+    markers = 0  # the last marker's UDP source port
 
     def runTest(self) -> None:
-        count, size, rate, tail = 1000, 400, 500, 200
-        frames = [int_frame(sport=52000 + i, size=size, ip_id=i) for i in range(count)]
-        self.set_queue(OUT, rate_pps=rate, depth=1000)
+        routes = [(0, DST_NET, 1), (0, "10.2.0.0/24", 2)]
+        groups = [(1, LbMode.ECMP, [OUT]), (2, LbMode.ECMP, [self.MARK])]
+        self.program(switch_state(nports=self.nports, routes=routes, groups=groups, speed_gbps=GBPS))
+        frames = [
+            int_frame(sport=52000 + i, size=self.SIZE, ip_id=i) for i in range(self.RACING + self.BLOCK)
+        ]
+        tx_before = self.counter(names.PORT_TX_COUNTER, OUT)[0]
+        cli = RunningCli(self.control.thrift_port)
         try:
+            cli.run(f"set_queue_depth 1000 {OUT}")
+            cli.run(f"set_queue_rate {self.RATE} {OUT}")
             start = time.monotonic()
-            for i, frame in enumerate(frames):
-                time.sleep(max(0.0, start + i / (2.5 * rate) - time.monotonic()))  # pacing, not waiting
+            for i, frame in enumerate(frames[: self.RACING]):
+                time.sleep(max(0.0, start + i / self.OFFERED - time.monotonic()))  # pacing, not waiting
                 testutils.send_packet(self, 0, frame)
-            received = self.receive_until_quiet(1.0, port=OUT)  # 1 s: 500 departures
+            self.through_ingress("the racing frames")  # none of them is queued at the block's rate
+            cli.run(f"set_queue_rate {self.BLOCK_RATE} {OUT}")
+            for frame in frames[self.RACING :]:
+                testutils.send_packet(self, 0, frame)
+            self.through_ingress("the block")
+            left_when_read = self.counter(names.PORT_TX_COUNTER, OUT)[0] - tx_before
+            counted = self.register(names.PORT_QUEUE, OUT) >> 32
+            received = self.receive_from(OUT, counted, timeout=10.0)
         finally:
-            self.set_queue(OUT, rate_pps=100_000)
-        ids = [Ether(f)[IP].id for f in received]
-        self.assertEqual(ids, sorted(set(ids)), "FIFO, each frame once")
-        self.assertGreaterEqual(len(ids), count // 2, f"the switch took {len(ids)} of {count} frames")
+            cli.close()  # tearDown restores every port's rate
+        got = [Ether(f)[IP].id for f in received]
+        self.assertEqual(got, sorted(set(got)), "FIFO, each frame once")
         n = len(received)
         qlens = [decode_int_packet(f).stack.slots[0].qlen for f in received]
-        expected = [(n - 1 - j) * size // QLEN_UNIT for j in range(n)]
-        wrong = [(ids[j], qlens[j] - expected[j]) for j in range(n - tail, n) if qlens[j] != expected[j]]
+        expected = [(n - 1 - j) * self.SIZE // QLEN_UNIT for j in range(n)]
+        checked = range(left_when_read, n)
+        wrong = [(got[j], qlens[j] - expected[j]) for j in checked if qlens[j] != expected[j]]
+        racing = sum(1 for i in got if i < self.RACING)
         self.log_result(
-            "int_qlen_tail_errors", {"received": n, "checked": tail, "wrong": len(wrong), "first": wrong[:5]}
+            "int_qlen_once_all_counted",
+            {
+                "received": n,
+                "racing_checked": max(0, racing - left_when_read),
+                # the queue stood from the racing frames into the block: what they lost is still counted
+                "queue_stood_into_block": racing > 0 and qlens[racing - 1] > 0,
+                "checked": len(checked),
+                "wrong": len(wrong),
+                "first": wrong[:5],
+            },
         )
-        # the sender outran the port, so the last `tail` frames were all queued when they left
-        self.assertGreater(qlens[n - tail], 0, f"no standing queue: {qlens}")
-        self.assertEqual(wrong, [], "(frame, cells off) for the last frames")
+        self.assertLess(
+            left_when_read,
+            n - 1,
+            f"{left_when_read} of {n} frames had left when the switch was read: no frame with a "
+            f"queue behind it was left to check ({self.BLOCK / self.BLOCK_RATE:.0f} s block)",
+        )
+        self.assertEqual(wrong, [], "(frame, cells off) for the frames that left once all were counted")
+
+    def through_ingress(self, what: str) -> None:
+        """Send a marker to MARK and wait for it: bmv2's one ingress thread has then taken
+        (counted and queued) every frame sent before it. A marker the switch port's socket
+        buffer dropped is sent again; one left over from an earlier wait is passed over."""
+        mine: set[int] = set()
+        for _ in range(30):
+            self.markers += 1
+            mine.add(self.markers)
+            testutils.send_packet(self, 0, udp_packet(sport=self.markers, dst=self.MARK_IP))
+            while not isinstance(
+                res := self.dataplane.poll(device_number=0, port_number=self.MARK, timeout=1.0),
+                self.dataplane.PollFailure,
+            ):
+                if Ether(bytes(res.packet))[UDP].sport in mine:
+                    return
+        self.fail(f"no marker sent after {what} came out of port {self.MARK} in 30 tries")
+
+    def receive_from(self, port: int, n: int, timeout: float) -> list[bytes]:
+        """n frames from `port` in arrival order; `timeout` for each (the block's gaps included)."""
+        got: list[bytes] = []
+        for i in range(n):
+            res = self.dataplane.poll(device_number=0, port_number=port, timeout=timeout)
+            if isinstance(res, self.dataplane.PollFailure):
+                self.fail(f"port {port}: received {i} of the {n} frames the switch counted")
+            got.append(bytes(res.packet))
+        return got
 
 
 class TailDropsDoNotInflateQlen(IntTest):
