@@ -4,12 +4,14 @@ Two jobs of a ring all-reduce on topologies/hpn-collectives.yaml, with every swi
 at its link's rate: with random source ports (ECMP) and with ports planned by hpn.paths.
 Each run must complete with every packet delivered once, and the switches' port
 counters must show the traffic where hpn.paths predicts it: every ToR uplink carries
-whole data frames, exactly as many as the queue pairs predicted onto it.
+whole data frames, exactly as many as the queue pairs predicted onto it. The demo's
+collectives check (hpn.experiments.demo.collectives_check) passes on the same fabric.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -23,6 +25,7 @@ from hpn.experiments.collectives import (
     CollectivePlan,
     CollectiveRun,
     JobSpec,
+    PathMode,
     Transport,
     build_plan,
     place_jobs,
@@ -32,6 +35,7 @@ from hpn.experiments.collectives import (
     shaped_fabric,
     uplinks,
 )
+from hpn.experiments.demo.collectives_check import DEMO_SETTINGS, CollectivesResult, collective_jobs
 from hpn.netlab.bmv2 import cli_missing
 from hpn.paths.flow import Flow
 from hpn.paths.predict import PathPredictor
@@ -120,3 +124,21 @@ def test_two_ring_jobs_complete_and_every_uplink_carries_what_was_predicted(emu:
     busy = {link.switch for link, n in planned.items() if n}
     for tor in busy:  # the planner spreads each ToR's queue pairs over all four uplinks
         assert len({n for link, n in planned.items() if link.switch == tor}) == 1
+
+
+@pytest.mark.emulation
+@pytest.mark.root
+def test_the_demos_collectives_check_passes_with_its_bytes_conserved(emu: Emulation, tmp_path: Path) -> None:
+    """ECMP and planned ports only, half the demo's buffer: what the check asserts, not its timing."""
+    settings = dataclasses.replace(DEMO_SETTINGS, size=48_000, modes=(PathMode.ECMP, PathMode.PLANNED))
+
+    async def main() -> CollectivesResult:
+        async with EmulationController(emu) as ctl:
+            await ctl.wait_connected()
+            return await collective_jobs(Lab(emu, ctl), tmp_path / "collectives.png", settings)
+
+    result = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+    assert result.ok, result.problems
+    assert [o.mode for o in result.outcomes] == [PathMode.ECMP, PathMode.PLANNED]
+    planned = result.outcomes[1]
+    assert planned.uplink_ratio == pytest.approx(1.0) and planned.completion is not None

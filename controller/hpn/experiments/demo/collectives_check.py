@@ -231,6 +231,7 @@ def _mode_problems(result: CaseResult, fabric: Fabric) -> list[str]:
         return [f"{mode}: did not run"]
     problems = []
     plan = result.plan
+    packets, frame = crossing_packets(plan, fabric), frame_bytes(plan.payload_bytes)
     for run in result.runs:
         if not run.complete:
             waiting = run.run.stalls()
@@ -245,14 +246,12 @@ def _mode_problems(result: CaseResult, fabric: Fabric) -> list[str]:
                 f"qp {c.qp.qpn} {c.delivered}/{c.qp.packets} (+{c.duplicates} twice)" for c in off[:3]
             )
             problems.append(f"{mode}: {len(off)} queue pairs delivered other than their packets: {shown}")
-        expected = crossing_packets(plan, fabric) * frame_bytes(plan.payload_bytes)
         for name, ports in (("ToR uplinks", uplinks(fabric)), ("agg downlinks", agg_downlinks(fabric))):
             carried = sum(run.link_bytes.get(p, 0) for p in ports)
-            if carried != expected:
+            if carried != packets * frame:
                 problems.append(
                     f"{mode}: the {name} carried {carried:,} B; the queue pairs crossing the fabric "
-                    f"sent {expected:,} B ({crossing_packets(plan, fabric)} packets x "
-                    f"{frame_bytes(plan.payload_bytes)} B)"
+                    f"sent {packets * frame:,} B ({packets} packets x {frame} B)"
                 )
     return problems
 
