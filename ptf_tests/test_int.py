@@ -235,10 +235,10 @@ class RunningCli:
 
 
 class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
-    """Frames offered at 2.5 R into a port draining at R packets/s, so frames may arrive
-    while others leave. Ingress counts a frame's bytes a moment before bmv2 queues it; a
-    frame leaving in that moment must not drop them from the count, and a count lost then
-    stays lost for as long as the queue does not empty.
+    """Frames offered at 1000/s into a port draining at R = 300 packets/s, so frames may
+    arrive while others leave. Ingress counts a frame's bytes a moment before bmv2 queues
+    it; a frame leaving in that moment must not drop them from the count, and a count lost
+    then stays lost for as long as the queue does not empty.
 
     Then a block of frames is queued at S packets/s: bmv2 fixes each frame's departure when
     it queues it, so the block stands for seconds whatever the machine's speed. Once a
@@ -250,7 +250,7 @@ class QlenKeepsFramesCountedWhileOthersLeave(IntTest):
     would overflow the switch port's socket buffer. A frame that buffer still drops never
     reached ingress: it is in no count and not expected.)"""
 
-    RACING, SIZE, RATE, OFFERED = 1000, 400, 200, 500
+    RACING, SIZE, RATE, OFFERED = 1000, 400, 300, 1000
     BLOCK, BLOCK_RATE = 10, 5  # 2 s of departures fixed when the block is queued
     MARK = 3  # the markers' port: never slowed
     MARK_IP = "10.2.0.9"
