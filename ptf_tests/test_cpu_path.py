@@ -17,7 +17,6 @@ from scapy.packet import Raw
 from fixtures import (
     DST_IP,
     SENDER_MAC,
-    SRC_IP,
     SWITCH_MAC,
     one_group_state,
     roce_packet,
@@ -88,9 +87,10 @@ class PuntedFramesCarryTheirIngressPort(CpuPathTest):
 
 
 class DataTrafficNeverReachesTheCpu(CpuPathTest):
-    """Routed, unroutable and malformed IPv4, other ethertypes and ARP not for the
-    gateway: none is punted. A probe sent after them on the same port is the first
-    packet-in (one port's frames keep their order), so nothing before it was punted."""
+    """Routed, unroutable and malformed IPv4, IPv6 and other ethertypes: none is punted
+    (ARP, which a ToR does punt, is tested below). A probe sent after them on the same
+    port is the first packet-in (one port's frames keep their order), so nothing before
+    it was punted."""
 
     def runTest(self) -> None:
         other = dict(src=SENDER_MAC, dst=SWITCH_MAC)
@@ -101,7 +101,6 @@ class DataTrafficNeverReachesTheCpu(CpuPathTest):
             bytes(udp_packet(dst="192.0.2.1")),  # no route
             bytes(udp_packet(ttl=1)),
             bytes(Ether(**other) / IPv6(dst="2001:db8::1") / UDP() / Raw(b"x" * 20)),
-            bytes(Ether(src=SENDER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(pdst="10.9.9.9", psrc=SRC_IP)),
             l2_frame(0x8809, b"slow protocols"),
         ]
         for frame in frames:
@@ -112,17 +111,19 @@ class DataTrafficNeverReachesTheCpu(CpuPathTest):
         self.assertIsNone(self.control.next_packet_in(timeout=0.2), "a second packet-in")
 
 
+def arp_frame(op: int, dst: str, pdst: str, host_mac: str = "02:00:00:00:aa:07") -> bytes:
+    """An ARP frame from a host (10.0.0.7), padded to 60 bytes."""
+    frame = bytes(Ether(src=host_mac, dst=dst) / ARP(op=op, hwsrc=host_mac, psrc="10.0.0.7", pdst=pdst))
+    return frame + b"\x00" * (60 - len(frame))
+
+
 class GatewayArpIsAnswered(CpuPathTest):
     """A host asking for its gateway (169.254.0.1) gets the ToR's MAC back on its own
-    port; other ARP is dropped and counted as not IPv4."""
+    port, and the controller does not see the request."""
 
     def runTest(self) -> None:
         host_mac, host_ip = "02:00:00:00:aa:07", "10.0.0.7"
-        ask = Ether(src=host_mac, dst="ff:ff:ff:ff:ff:ff") / ARP(
-            op=1, hwsrc=host_mac, psrc=host_ip, pdst=GATEWAY_IP
-        )
-        frame = bytes(ask) + b"\x00" * (60 - len(ask))
-        port, reply = self.send_and_receive(frame, in_port=3)
+        port, reply = self.send_and_receive(arp_frame(1, "ff:ff:ff:ff:ff:ff", GATEWAY_IP), in_port=3)
         self.assertEqual(port, 3, "the answer leaves by the port the request came in")
         answer = Ether(reply)
         self.assertEqual((answer.src, answer.dst), (SWITCH_MAC, host_mac))
@@ -131,16 +132,45 @@ class GatewayArpIsAnswered(CpuPathTest):
         self.assertEqual((arp.hwsrc, arp.psrc), (SWITCH_MAC, GATEWAY_IP))
         self.assertEqual((arp.hwdst, arp.pdst), (host_mac, host_ip))
         testutils.verify_no_other_packets(self)
+        self.assertIsNone(self.control.next_packet_in(timeout=0.2), "the gateway request was punted")
 
-        before = self.drop_count(DropReason.NOT_IPV4)
-        for other in (
-            Ether(src=host_mac, dst="ff:ff:ff:ff:ff:ff")
-            / ARP(op=1, hwsrc=host_mac, psrc=host_ip, pdst=DST_IP),
-            Ether(src=host_mac, dst=SWITCH_MAC) / ARP(op=2, hwsrc=host_mac, psrc=host_ip, pdst=GATEWAY_IP),
-        ):
-            testutils.send_packet(self, 3, bytes(other))
+
+class OtherArpReachesTheControllerOnAToR(CpuPathTest):
+    """On a switch with gateway addresses (a ToR), ARP its gateway entry does not answer
+    (a host's reply to the controller's host probe, a request for another address)
+    reaches the controller with its ingress port: that is how it sees which NIC is on
+    which port."""
+
+    def runTest(self) -> None:
+        reply = arp_frame(2, SWITCH_MAC, GATEWAY_IP)
+        testutils.send_packet(self, 3, reply)
+        self.assertEqual(self.packet_in(), (3, reply))
+        other = arp_frame(1, "ff:ff:ff:ff:ff:ff", DST_IP)
+        testutils.send_packet(self, 2, other)
+        self.assertEqual(self.packet_in(), (2, other))
         testutils.verify_no_other_packets(self)
-        self.assert_dropped_since(DropReason.NOT_IPV4, before, 2)
+
+
+class ArpIsDroppedWhereNoHostIs(HpnTest):
+    """A switch without gateway addresses (an agg) punts no ARP: every ARP frame is
+    dropped and counted as not IPv4."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.program(one_group_state(self.nports, LbMode.ECMP, [2, 3]))
+        self.control.drain_packet_ins()
+
+    def runTest(self) -> None:
+        before = self.drop_count(DropReason.NOT_IPV4)
+        for frame in (
+            arp_frame(1, "ff:ff:ff:ff:ff:ff", GATEWAY_IP),
+            arp_frame(1, "ff:ff:ff:ff:ff:ff", DST_IP),
+            arp_frame(2, SWITCH_MAC, GATEWAY_IP),
+        ):
+            testutils.send_packet(self, 3, frame)
+        testutils.verify_no_other_packets(self)
+        self.assert_dropped_since(DropReason.NOT_IPV4, before, 3)
+        self.assertIsNone(self.control.next_packet_in(timeout=0.2), "ARP reached the controller")
 
 
 class PuntFloodIsBoundedPerPort(CpuPathTest):

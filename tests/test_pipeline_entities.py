@@ -12,15 +12,17 @@ import finsy as fy
 import pytest
 
 from hpn.params import GATEWAY_IP
-from hpn.pipeline import PipelineMismatch, Target, check_schema, load_target_schema, names, switch_entities
-from hpn.pipeline.buckets import intact_layout
-from hpn.pipeline.load_balancing import (
-    SENTINEL_MEMBER_ID,
-    member_id,
-    premix_words,
-    sbox_words,
-    selector_group_id,
+from hpn.pipeline import (
+    Entity,
+    PipelineMismatch,
+    Target,
+    check_schema,
+    load_target_schema,
+    names,
+    switch_entities,
 )
+from hpn.pipeline.buckets import intact_layout
+from hpn.pipeline.load_balancing import SENTINEL_MEMBER_ID, member_id, sbox_words, selector_group_id
 from hpn.pipeline.p4info import P4INFO_PATH
 from hpn.pipeline.values import mac_to_int, pmax_scaled
 from hpn.routing.state import EcnConfig, Group, LbMode, LbParams, PortConfig, Route, SwitchState
@@ -182,14 +184,27 @@ def test_tofino_seed_sbox_gives_each_width_its_buckets_and_the_alternate_next_do
     assert sbox_words(7) == sbox_words(7) != sbox_words(8)
 
 
-def test_premix_words_come_from_the_seed_alone_and_differ_byte_to_byte() -> None:
-    """seed_premix's words (the TNA program's pending table, docs/tofino.md): one per CRC8
-    byte of a flow, from the seed alone, so two switches' words differ."""
-    words = premix_words(7)
-    assert len(words) == 256 and len(set(words)) > 250
-    assert premix_words(7) == words
-    assert sum(a != b for a, b in zip(words, premix_words(8), strict=True)) > 250
-    assert premix_words(7) != sbox_words(7), "apart from the sbox's words"
+def test_tofino_seed_premix_gives_every_second_hash_byte_a_word_of_the_seed() -> None:
+    """seed_premix: one word per CRC8 byte of a flow, from the seed alone, so that two
+    switches' words differ and flows whose CRC32 bytes agree do not share a bucket on
+    every switch (bmv2 needs none: its multiply mixes the seed)."""
+
+    def premix(state: SwitchState) -> dict[int, int]:
+        out = {}
+        for e in switch_entities(state, Target.TOFINO):
+            if isinstance(e, fy.P4TableEntry) and e.table_id == names.SEED_PREMIX.name:
+                assert isinstance(e.action, fy.P4TableAction)
+                out[dict(e.match or {})["hash_byte"]] = dict(e.action.args)["word"]
+        return out
+
+    state = sample_state()
+    words = premix(state)
+    assert sorted(words) == list(range(256))
+    assert len(set(words.values())) > 250, "the words differ from byte to byte"
+    reseeded = premix(dataclasses.replace(state, lb=dataclasses.replace(state.lb, hash_seed=8)))
+    assert sum(words[h] != reseeded[h] for h in range(256)) > 250, "another seed, other words"
+    assert words == premix(sample_state()), "one seed, one set of words"
+    assert not [e for e in switch_entities(state) if getattr(e, "table_id", "") == names.SEED_PREMIX.name]
 
 
 def test_value_conversions_reject_bad_input() -> None:
@@ -201,20 +216,25 @@ def test_value_conversions_reject_bad_input() -> None:
         pmax_scaled(1.5)
 
 
-def test_cpu_path_entries_punt_the_probe_and_lldp_and_answer_arp_on_tors_only() -> None:
-    """Every switch punts LLDP and the link probe and nothing else; a ToR answers ARP for
-    its hosts' gateway with its own MAC; an agg answers none."""
-    tor = switch_entities(sample_state())
-    punted = {
+def _punted(entities: list[Entity]) -> set[int]:
+    return {
         dict(e.match or {})["ether_type"]
-        for e in tor
+        for e in entities
         if isinstance(e, fy.P4TableEntry) and e.table_id == names.CPU_PUNT.name
     }
-    assert punted == {0x88CC, 0x88B5}
+
+
+def test_cpu_path_entries_punt_the_probe_and_lldp_and_answer_arp_on_tors_only() -> None:
+    """Every switch punts LLDP and the link probe; a ToR also the ARP its gateway entry
+    leaves unanswered (the hosts' replies to the host probes), and answers ARP for its
+    hosts' gateway with its own MAC; an agg answers and punts no ARP."""
+    tor = switch_entities(sample_state())
+    assert _punted(tor) == {0x88CC, 0x88B5, 0x0806}
     arp = [e for e in tor if isinstance(e, fy.P4TableEntry) and e.table_id == names.GATEWAY_ARP.name]
     assert len(arp) == 1
     assert dict(arp[0].match or {})["target_ip"] == int(IPv4Address(GATEWAY_IP))
     assert isinstance(arp[0].action, fy.P4TableAction)
     assert dict(arp[0].action.args)["gateway_mac"] == 0x0200000000FE
-    agg = dataclasses.replace(sample_state(), gateway_ips=())
-    assert not [e for e in switch_entities(agg) if getattr(e, "table_id", "") == names.GATEWAY_ARP.name]
+    agg = switch_entities(dataclasses.replace(sample_state(), gateway_ips=()))
+    assert not [e for e in agg if getattr(e, "table_id", "") == names.GATEWAY_ARP.name]
+    assert _punted(agg) == {0x88CC, 0x88B5}

@@ -58,8 +58,12 @@ GATEWAY_IP = "169.254.0.1"
 LLDP_ETHERTYPE = 0x88CC
 PROBE_ETHERTYPE = 0x88B5
 """The controller's link probe (IEEE 802 local experimental ethertype 1)."""
+ARP_ETHERTYPE = 0x0806
 PUNT_ETHERTYPES = (LLDP_ETHERTYPE, PROBE_ETHERTYPE)
 """What every switch hands to its controller (cpu_punt): nothing else, IPv4 never."""
+HOST_PUNT_ETHERTYPES = (ARP_ETHERTYPE,)
+"""What a switch with host ports (gateway addresses) hands over too: the ARP its gateway
+entry does not answer, among it the hosts' replies to the controller's host probes."""
 
 BMV2_CPU_PORT = 510
 """BMV2_CPU_PORT in sizes.p4: `simple_switch_grpc ... -- --cpu-port 510`."""

@@ -4,9 +4,6 @@
 
 #include "defines.p4"
 
-#ifdef HPN_CPU_PATH
-// The CPU path's headers, in a program that has it (HPN_CPU_PATH: the v1model
-// program; the TNA program's is pending, docs/tofino.md).
 // P4Runtime packet I/O (docs/operations.md). Whole bytes, the pads included:
 // p4c and the P4Runtime servers need byte-aligned controller headers, and a
 // client sends every field of a packet-out, the pad too.
@@ -33,7 +30,6 @@ header arp_t {
     mac_addr_t  target_hw;
     ipv4_addr_t target_ip;
 }
-#endif
 
 header ethernet_t {
     mac_addr_t dst_addr;
@@ -136,14 +132,10 @@ header int_nhop_t {
 }
 
 struct headers_t {
-#ifdef HPN_CPU_PATH
     packet_in_t  packet_in;     // first: it goes in front of the frame
     packet_out_t packet_out;
-#endif
     ethernet_t ethernet;
-#ifdef HPN_CPU_PATH
     arp_t      arp;
-#endif
     ipv4_t     ipv4;
     tcp_t      tcp;
     udp_t      udp;

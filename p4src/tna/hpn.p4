@@ -10,11 +10,21 @@
 #include "metadata.p4"
 #include "parser.p4"
 #include "../shared/control/dual_plane.p4"
+// The per-member counter NextHopRewrite keeps (routing.p4), as TNA declares one.
+#define MEMBER_TX_COUNTER Counter<bit<32>, PortId_t>(MAX_PORTS, CounterType_t.PACKETS_AND_BYTES)
+#define MEMBER_TX_COUNT(C, PORT) C.count(PORT);
 #include "../shared/control/routing.p4"
 #include "control/stats.p4"
+#include "../shared/control/cpu_path.p4"
+#include "control/cpu.p4"
 #include "control/load_balancing.p4"
 #include "control/ecn.p4"
 #include "control/int.p4"
+
+// Every metadata field starts at 0 on every packet, as on bmv2: a field a
+// path reads before any table wrote it (a miss, a mode that skips a step)
+// then holds 0, never what an overlaid field left in its container.
+@pa_auto_init_metadata
 
 control HpnIngress(inout headers_t hdr,
                    inout ingress_metadata_t meta,
@@ -27,23 +37,29 @@ control HpnIngress(inout headers_t hdr,
     Routing() routing;
     LoadBalancing() load_balancing;
     NextHopRewrite() next_hop;
+    CpuPath() cpu_path;
     DropStats() drop_stats;
 
     apply {
         // Time for the flowlets, with no dependency: the hash unit shifts it
         // (an ALU could not: the bit offsets differ) and clears bit 0.
         @in_hash { meta.now = ig_prsr_md.global_tstamp[41:11] ++ 1w0; }
+        @in_hash { meta.punt_window = 8w0 ++ ig_prsr_md.global_tstamp[47:24]; }
         if (meta.resubmit.adaptive_retry == 0) {
             rx_stats.apply(ig_intr_md.ingress_port);
         }
         if (ig_prsr_md.parser_err != 0) {
             meta.drop_reason = DROP_PARSER_ERROR;
         } else if (!hdr.ipv4.isValid()) {
-            meta.drop_reason = DROP_NOT_IPV4;
+            // packet-outs, gateway ARP, punts; other non-IPv4 frames drop (NOT_IPV4)
+            cpu_path.apply(hdr, meta, ig_intr_md, ig_tm_md);
+        } else if (hdr.ipv4.ihl != 5) {
+            // Before the checksum: the parser verifies 20 bytes whatever ihl says,
+            // so an options header would read as a bad checksum (one input, one
+            // reason, as on bmv2).
+            meta.drop_reason = DROP_IPV4_OPTIONS;
         } else if (meta.ipv4_checksum_error == 1) {
             meta.drop_reason = DROP_IPV4_CHECKSUM;
-        } else if (hdr.ipv4.ihl != 5) {
-            meta.drop_reason = DROP_IPV4_OPTIONS;
         } else {
             dual_plane.apply(ig_intr_md.ingress_port, meta.plane, meta.drop_reason);
             if (meta.drop_reason == DROP_NONE) {
@@ -88,9 +104,14 @@ control HpnEgress(inout headers_t hdr,
 
     apply {
         drop_reason_t reason = DROP_NONE;
-        // Ingress has no frame length on Tofino: the IPv4 length is checked
-        // here against pkt_length (the frame without its FCS).
-        if (hdr.ipv4.isValid()) {
+        // Egress parses the INT stack, ingress does not (it needs no field of
+        // it): a stack cut short is found here, and dropped as bmv2's parser
+        // drops it, under the same reason (counted in egress_drops).
+        if (eg_prsr_md.parser_err != 0) {
+            reason = DROP_PARSER_ERROR;
+        } else if (hdr.ipv4.isValid()) {
+            // Ingress has no frame length on Tofino: the IPv4 length is checked
+            // here against pkt_length (the frame without its FCS).
             ipv4_frame();
             frame_differences();
             if (meta.frame_short != 0) {

@@ -36,11 +36,18 @@ struct ingress_metadata_t {
     bit<32>     flowlet_id;       // the flowlet's start time; bit 0: alternate bucket
     bit<8>      new_flowlet;      // 1: this packet started its flowlet
     bit<8>      bucket_hash;
+    bit<8>      premix_byte;      // CRC8 of the flow: seed_premix's key
+    bit<32>     premix_word;      // seed_premix's word for it, a CRC input
     bit<16>     pick_hash;
     bit<16>     spray_count;
     bit<8>      spray_low;
     bit<32>     port_load;
     bit<32>     load_over;        // port_load - congested, 0 when not above
+    bit<1>      punt;             // cpu.p4: a frame for the controller
+    bit<1>      arp_answered;     // cpu.p4: gateway_arp answered the frame (not punted)
+    bit<32>     punt_window;      // global time >> 24: the punt window's number
+    bit<32>     punt_count;       // frames of this port punted in the window, this one too
+    bit<32>     punts_over;       // punt_count - PUNT_PER_WINDOW, 0 when not above
 }
 
 struct egress_metadata_t {

@@ -34,15 +34,31 @@ parser HpnIngressParser(packet_in pkt,
         meta.resubmit.adaptive_retry = 0;
         meta.resubmit.pad = 0;
         pkt.advance(PORT_METADATA_SIZE);
-        transition parse_ethernet;
+        transition select(ig_intr_md.ingress_port) {
+            TOFINO_CPU_PORT: parse_packet_out;
+            default: parse_ethernet;
+        }
+    }
+
+    // A frame from the controller: its header, then the frame to send as it
+    // is (not parsed: it bypasses every table but the CPU path's).
+    state parse_packet_out {
+        pkt.extract(hdr.packet_out);
+        transition accept;
     }
 
     state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) {
             ETHERTYPE_IPV4: parse_ipv4;
+            ETHERTYPE_ARP: parse_arp;
             default: accept;
         }
+    }
+
+    state parse_arp {
+        pkt.extract(hdr.arp);
+        transition accept;
     }
 
     state parse_ipv4 {
@@ -111,7 +127,12 @@ parser HpnEgressParser(packet_in pkt,
         pkt.extract(eg_intr_md);
         meta.udp_residual = 0;
         meta.udp_checksum_update = 0;
-        transition parse_ethernet;
+        // A frame for the CPU carries its packet-in header in front: egress
+        // leaves it as it is.
+        transition select(eg_intr_md.egress_port) {
+            TOFINO_CPU_PORT: accept;
+            default: parse_ethernet;
+        }
     }
 
     state parse_ethernet {

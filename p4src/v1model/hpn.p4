@@ -3,7 +3,6 @@
 #include <core.p4>
 #include <v1model.p4>
 
-#define HPN_CPU_PATH   // packet I/O, gateway ARP (control/cpu.p4)
 #include "../shared/headers.p4"
 #include "metadata.p4"
 #include "parser.p4"

@@ -35,6 +35,7 @@ struct metadata_t {
     lb_state_t  lb;
     bit<1>      new_flowlet;       // this packet starts a flowlet (FLOWLET, ADAPTIVE)
     bit<1>      punt;              // cpu.p4: a frame for the controller
+    bit<1>      arp_answered;      // cpu.p4: gateway_arp answered the frame (not punted)
     bit<1>      resubmitting;      // ADAPTIVE: this pass ends in a resubmit, not a send
     @field_list(0)
     bit<1>      adaptive_retry;    // second pass of a resubmitted adaptive packet

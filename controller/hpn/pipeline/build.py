@@ -6,7 +6,7 @@ from typing import TypeAlias
 
 import finsy as fy
 
-from hpn.pipeline import cpu_path, dual_plane, ecn, int_telemetry, load_balancing, names, routing
+from hpn.pipeline import cpu_path, dual_plane, ecn, int_telemetry, load_balancing, routing
 from hpn.pipeline.targets import Target
 from hpn.routing.state import SwitchState
 
@@ -31,7 +31,6 @@ def switch_entities(state: SwitchState, target: Target = Target.BMV2) -> list[En
     for group in groups:
         entities.extend(load_balancing.group_entries(group, target, state.lb, track_load=track_load))
     entities.extend(routing.route_entry(r, target) for r in sorted(state.routes))
-    if names.CPU_PUNT in target.tables:
-        entities.extend(cpu_path.punt_entries(target))
-        entities.extend(cpu_path.gateway_arp_entries(state.switch_mac, state.gateway_ips, target))
+    entities.extend(cpu_path.punt_entries(target, has_hosts=bool(state.gateway_ips)))
+    entities.extend(cpu_path.gateway_arp_entries(state.switch_mac, state.gateway_ips, target))
     return entities

@@ -8,7 +8,7 @@ from ipaddress import IPv4Address
 
 import finsy as fy
 
-from hpn.params import PUNT_ETHERTYPES
+from hpn.params import HOST_PUNT_ETHERTYPES, PUNT_ETHERTYPES
 from hpn.pipeline import names
 from hpn.pipeline.targets import Target
 from hpn.pipeline.values import mac_to_int
@@ -29,8 +29,10 @@ def gateway_arp_entries(switch_mac: str, gateway_ips: Iterable[str], target: Tar
     ]
 
 
-def punt_entries(target: Target, ethertypes: Iterable[int] = PUNT_ETHERTYPES) -> list[fy.P4TableEntry]:
-    """Every switch punts these ethertypes to its controller, and nothing else."""
+def punt_entries(target: Target, *, has_hosts: bool) -> list[fy.P4TableEntry]:
+    """Every switch punts PUNT_ETHERTYPES to its controller, one with host ports also
+    HOST_PUNT_ETHERTYPES, and nothing else."""
+    ethertypes = PUNT_ETHERTYPES + (HOST_PUNT_ETHERTYPES if has_hosts else ())
     return [
         fy.P4TableEntry(
             target.qualify(names.CPU_PUNT.name),

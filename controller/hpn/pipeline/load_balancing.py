@@ -48,9 +48,8 @@ def sbox_words(seed: int) -> list[int]:
 
 
 def premix_words(seed: int) -> list[int]:
-    """The 256 words of the pending TNA program's seed_premix (docs/tofino.md, "Pending";
-    hpn.paths models it), one per CRC8 byte of a flow: from the seed alone, apart from
-    the sbox's words."""
+    """The 256 words of the TNA program's seed_premix (hpn.paths models it), one per CRC8
+    byte of a flow: from the seed alone, apart from the sbox's words."""
     return _seed_words(seed, b"premix")
 
 
@@ -72,15 +71,26 @@ def sbox_bucket(hash_byte: int, word: int, bits: int, alternate: int) -> int:
 
 
 def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
-    """Tofino's seed_sbox entries, for each bucket width the switch's groups use (bmv2
-    mixes the seed arithmetically: none)."""
+    """Tofino's seed_premix entries, and its seed_sbox entries for each bucket width the
+    switch's groups use (bmv2 mixes the seed arithmetically: none)."""
     if target is not Target.TOFINO:
         return []
+    seed = params.hash_seed & 0xFFFFFFFF
+    premix_table = target.qualify(names.SEED_PREMIX.name)
+    premix_action = target.qualify(next(iter(names.SEED_PREMIX.actions)))
+    premix = [
+        fy.P4TableEntry(
+            premix_table,
+            match=fy.P4TableMatch(hash_byte=h),
+            action=fy.P4TableAction(premix_action, word=word),
+        )
+        for h, word in enumerate(premix_words(seed))
+    ]
     table = target.qualify(names.SEED_SBOX.name)
     action = target.qualify(next(iter(names.SEED_SBOX.actions)))
-    words = sbox_words(params.hash_seed & 0xFFFFFFFF)
+    words = sbox_words(seed)
     widths = sorted({group_layout(g).bits for g in groups})
-    return [
+    return premix + [
         fy.P4TableEntry(
             table,
             match=fy.P4TableMatch(hash_byte=h, bits=bits, alternate=alternate),

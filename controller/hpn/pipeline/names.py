@@ -89,6 +89,13 @@ SEED_SBOX = TableName(
 )
 """Tofino's seed mixing and bucket choice in one lookup: (hash byte, bucket bits,
 alternate) -> bucket, and a word XORed into the pick; all derived from the seed."""
+SEED_PREMIX = TableName(
+    f"{_LB}.seed_premix",
+    ("hash_byte",),
+    {f"{_LB}.set_premix": ("word",)},
+)
+"""Tofino's second hash byte of a flow -> a word, derived from the seed, that enters the
+CRCs: flows whose CRC bytes agree no longer share a bucket on every switch."""
 INT_PORT = TableName(
     f"{_EG}.int_telemetry.int_port",
     ("port",),
@@ -108,9 +115,6 @@ CPU_PUNT = TableName(
     {f"{_CPU}.punt_filter.to_cpu": ()},
 )
 """The ethertypes handed to the controller as packet-ins (LLDP, the link probe)."""
-CPU_PATH_TABLES: tuple[TableName, ...] = (GATEWAY_ARP, CPU_PUNT)
-"""The CPU path's tables: the v1model program's (the TNA program's is pending its bf-p4c
-build: docs/tofino.md)."""
 
 COMMON_TABLES: tuple[TableName, ...] = (
     INGRESS_PORT_PLANE,
@@ -119,6 +123,8 @@ COMMON_TABLES: tuple[TableName, ...] = (
     NEXT_HOP,
     PLANE_PORT,
     INT_PORT,
+    GATEWAY_ARP,
+    CPU_PUNT,
 )
 """Tables both programs have, under the same names (hpn.pipeline.targets adds the rest)."""
 

@@ -46,10 +46,8 @@ class Target(enum.Enum):
     @property
     def tables(self) -> tuple[names.TableName, ...]:
         if self is Target.BMV2:
-            return (*names.COMMON_TABLES, names.ECN_PORT, *names.CPU_PATH_TABLES)
-        # The TNA program's seed_premix and CPU path are pending their bf-p4c build
-        # (docs/tofino.md, "Pending"): the committed Tofino P4Info has neither.
-        return (*names.COMMON_TABLES, names.ECN_RAMP, names.SEED_SBOX)
+            return (*names.COMMON_TABLES, names.ECN_PORT)
+        return (*names.COMMON_TABLES, names.ECN_RAMP, names.SEED_SBOX, names.SEED_PREMIX)
 
     @property
     def drop_counters(self) -> tuple[str, ...]:

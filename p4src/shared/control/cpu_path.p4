@@ -10,11 +10,14 @@
 // A stock Linux host with a plain default route reaches its ToR: it asks for
 // the gateway's MAC and this switch answers from the entry for that address,
 // out of the port the request came in (no permanent neighbour entries).
+// Any other ARP is left `answered` 0 for the punt filter: a ToR hands it to
+// its controller (the hosts' replies to its host probes show which NIC is on
+// which port), a switch without hosts drops it.
 control GatewayArp(inout ethernet_t ethernet,
                    inout arp_t arp,
                    in port_id_t ingress_port,
                    inout port_id_t egress_port,
-                   inout drop_reason_t drop_reason) {
+                   inout bit<1> answered) {
     action answer(mac_addr_t gateway_mac) {
         ethernet.dst_addr = ethernet.src_addr;
         ethernet.src_addr = gateway_mac;
@@ -25,10 +28,10 @@ control GatewayArp(inout ethernet_t ethernet,
         arp.target_ip = arp.sender_ip;
         arp.sender_ip = asked;
         egress_port = ingress_port;
+        answered = 1;
     }
 
     action not_gateway() {
-        drop_reason = DROP_NOT_IPV4;
     }
 
     table gateway_arp {
@@ -41,14 +44,13 @@ control GatewayArp(inout ethernet_t ethernet,
     apply {
         if (arp.oper == ARP_OPER_REQUEST) {
             gateway_arp.apply();
-        } else {
-            drop_reason = DROP_NOT_IPV4;
         }
     }
 }
 
-// Which non-IPv4 frames go to the controller: the ethertypes it listed.
-// Everything else is dropped as before (DROP_NOT_IPV4).
+// Which non-IPv4 frames go to the controller: the ethertypes it listed (ARP
+// only on a switch with hosts, and only what GatewayArp left unanswered).
+// Everything else is dropped (DROP_NOT_IPV4).
 control PuntFilter(in ethernet_t ethernet, inout bit<1> punt, inout drop_reason_t drop_reason) {
     action to_cpu() {
         punt = 1;

@@ -41,20 +41,15 @@ control Routing(in ipv4_t ipv4, in plane_t plane, inout group_id_t packet_group,
 // port the controller did not list for the packet's plane (or a plane with
 // no ports at all) drops the packet (DROP_PLANE_VIOLATION).
 // member_tx counts the frames the load balancer sent to each member (port),
-// here, where plane_port has let them go: a frame it drops never left. A
-// program that defines MEMBER_TX_COUNTER and MEMBER_TX_COUNT (the counter
-// externs differ) gets the counter here, under the load balancer's name; the
-// TNA program still counts in its member action (docs/tofino.md, "Pending").
+// here, where plane_port has let them go: a frame it drops never left. Each
+// program declares the counter (MEMBER_TX_COUNTER, MEMBER_TX_COUNT: the
+// counter externs differ); its name stays the load balancer's.
 control NextHopRewrite(inout ethernet_t ethernet,
                        inout ipv4_t ipv4,
                        in plane_t plane,
                        in port_id_t egress_port,
                        inout drop_reason_t drop_reason) {
-#ifdef MEMBER_TX_COUNTER
     @name(".HpnIngress.load_balancing.member_tx") MEMBER_TX_COUNTER member_tx;
-#else
-#define MEMBER_TX_COUNT(C, PORT)
-#endif
 
     action rewrite_macs(mac_addr_t src_mac, mac_addr_t dst_mac) {
         ethernet.src_addr = src_mac;

@@ -14,6 +14,14 @@
 //     maps the hash's low byte, the group's bucket bits and the alternate bit
 //     straight to the bucket, and to a word XORed into the pick: the seed's
 //     effect is then non-linear, as bmv2's mixing makes it;
+//   - a CRC is linear, so a seed that only enters it XORs one constant into
+//     every flow's hash: flows whose hash bytes agree would share a bucket on
+//     every switch (polarization). seed_premix, looked up by a second hash
+//     byte of the flow (CRC8, independent of the CRC32's) and written by the
+//     controller from the seed, gives a word that enters both CRCs too: two
+//     flows then share a bucket on every switch only if both bytes agree (1
+//     pair in 65,536). It depends on the parsed flow alone, so it sits in a
+//     stage the chain already has (before the CRCs), at no stage of its own;
 //   - spray's pick and bucket come from a table of constant shifts and masks
 //     (spray_pick); the walk is not seeded (a seed would only shift its start);
 //   - next_hop's ActionSelector (FAIR) selects in the hardware from the pick;
@@ -37,6 +45,7 @@ control LoadBalancing(inout headers_t hdr,
     Hash<bit<8>>(HashAlgorithm_t.CRC32) bucket_hasher;
     Hash<bit<16>>(HashAlgorithm_t.CRC16) pick_hasher;
     Hash<bit<FLOWLET_SLOT_BITS>>(HashAlgorithm_t.CRC16) slot_hasher;
+    Hash<bit<8>>(HashAlgorithm_t.CRC8) premix_hasher;
 
     // A slot keeps when its flowlet's gap passes, and the flowlet's id.
     Register<flowlet_slot_t, bit<FLOWLET_SLOT_BITS>>(FLOWLET_SLOTS, {0, 0}) flowlet;
@@ -87,7 +96,6 @@ control LoadBalancing(inout headers_t hdr,
     };
 
     Lpf<bit<32>, PortId_t>(MAX_PORTS) port_load;
-    Counter<bit<32>, PortId_t>(MAX_PORTS, CounterType_t.PACKETS_AND_BYTES) member_tx;
 
     // The group and the switch-wide parameters in one entry, as on bmv2 (one
     // P4Runtime contract). load_window_time is the bmv2 window; the Lpf's time
@@ -105,13 +113,29 @@ control LoadBalancing(inout headers_t hdr,
         meta.track_load = track;
     }
 
-    // A group without an entry: mask 0, bucket 0, which next_hop misses
-    // (DROP_NO_ROUTE), as on bmv2.
+    // A route to a group without an entry (its write was rejected, say)
+    // drops, as on bmv2, even where next_hop holds the group's buckets.
+    action no_group() {
+        meta.drop_reason = DROP_NO_ROUTE;
+    }
+
     table lb_group {
         key = { meta.group_id: exact @name("group_id"); }
-        actions = { set_group; NoAction; }
-        default_action = NoAction();
+        actions = { set_group; @defaultonly no_group; }
+        default_action = no_group();
         size = GROUP_TABLE_SIZE;
+    }
+
+    // The seed's word for the flow's second hash byte (see the top).
+    action set_premix(bit<32> word) {
+        meta.premix_word = word;
+    }
+
+    table seed_premix {
+        key = { meta.premix_byte: exact @name("hash_byte"); }
+        actions = { set_premix; }
+        default_action = set_premix(0);
+        size = 256;
     }
 
     // Bucket and pick from the hash, in one lookup: the controller writes,
@@ -170,9 +194,9 @@ control LoadBalancing(inout headers_t hdr,
     Hash<bit<16>>(HashAlgorithm_t.IDENTITY) selector_hash;
     ActionSelector(nh_selector, selector_hash, SelectorMode_t.FAIR, 2, SELECTOR_GROUPS) nh_selection;
 
+    // member_tx is counted once plane_port let the frame go (routing.p4).
     action set_egress_port(PortId_t port) {
         ig_tm_md.ucast_egress_port = port;
-        member_tx.count(port);
     }
 
     // A bucket without an entry (what a group without one means, too).
@@ -201,6 +225,8 @@ control LoadBalancing(inout headers_t hdr,
         meta.flowlet_id = 0;
         meta.new_flowlet = 0;
         meta.adaptive_candidate = 0;
+        meta.premix_byte = premix_hasher.get({ FLOW_KEY_FIELDS });
+        seed_premix.apply();
         lb_group.apply();
 
         if (meta.lb_mode == LB_MODE_SPRAY) {
@@ -219,10 +245,13 @@ control LoadBalancing(inout headers_t hdr,
                     meta.new_flowlet = flowlet_started.execute(slot);
                 }
             }
-            // Seed and flowlet id are CRC inputs: a constant of theirs is
-            // XORed into the hash (CRC is linear), made non-linear by seed_sbox.
-            meta.bucket_hash = bucket_hasher.get({ FLOW_KEY_FIELDS, meta.flowlet_id, meta.hash_seed });
-            meta.pick_hash = pick_hasher.get({ FLOW_KEY_FIELDS, meta.flowlet_id, meta.hash_seed });
+            // Seed, premix word and flowlet id are CRC inputs: the seed XORs a
+            // constant into the hash (CRC is linear); the premix word and
+            // seed_sbox make its effect non-linear.
+            meta.bucket_hash = bucket_hasher.get({ FLOW_KEY_FIELDS, meta.flowlet_id, meta.hash_seed,
+                                                   meta.premix_word });
+            meta.pick_hash = pick_hasher.get({ FLOW_KEY_FIELDS, meta.flowlet_id, meta.hash_seed,
+                                               meta.premix_word });
             seed_sbox.apply();
             if (meta.lb_mode == LB_MODE_ADAPTIVE && meta.resubmit.adaptive_retry == 0
                     && meta.bucket_mask != 0) {
@@ -232,7 +261,9 @@ control LoadBalancing(inout headers_t hdr,
             }
         }
 
-        next_hop.apply();
+        if (meta.drop_reason == DROP_NONE) {
+            next_hop.apply();
+        }
         if (meta.drop_reason != DROP_NONE) {
             return;
         }

@@ -2,7 +2,8 @@
 // what punts): packet-outs leave by the port their header names, bypassing
 // routing and the plane check; punted frames go to the CPU port with a
 // packet-in header giving their ingress port, at most PUNT_PER_WINDOW per
-// port per window; gateway ARP replies leave by the port they came in.
+// port per window; gateway ARP replies leave by the port they came in, and
+// on a ToR the ARP the gateway entry leaves unanswered is punted.
 // Every frame it sends is counted into its port's queue (queue.p4), as
 // forwarded ones are, so the queue count stays exact.
 #ifndef HPN_V1MODEL_CPU_P4
@@ -46,13 +47,16 @@ control CpuPath(inout headers_t hdr, inout metadata_t meta, inout standard_metad
     apply {
         if (hdr.packet_out.isValid()) {
             send_packet_out();
-        } else if (hdr.arp.isValid()) {
-            gateway.apply(hdr.ethernet, hdr.arp, std_meta.ingress_port, std_meta.egress_spec,
-                          meta.drop_reason);
         } else {
-            punt_filter.apply(hdr.ethernet, meta.punt, meta.drop_reason);
-            if (meta.punt == 1) {
-                punt_bounded();
+            if (hdr.arp.isValid()) {
+                gateway.apply(hdr.ethernet, hdr.arp, std_meta.ingress_port, std_meta.egress_spec,
+                              meta.arp_answered);
+            }
+            if (meta.arp_answered == 0) {
+                punt_filter.apply(hdr.ethernet, meta.punt, meta.drop_reason);
+                if (meta.punt == 1) {
+                    punt_bounded();
+                }
             }
         }
         if (meta.drop_reason == DROP_NONE) {
