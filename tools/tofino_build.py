@@ -117,18 +117,14 @@ def _is_snapshot(table: dict[str, Any]) -> bool:
 
 
 def normalised_bfrt(text: str) -> str:
-    """bfrt.json as the same source always gives it. bf-p4c lists its snapshot tables (a
-    debugging aid of the SDE, pipe.snapshot.*) in an order that changes from run to run,
-    and the ids in each `depends_on` with them: those tables are put in name order, at
-    the place of the first of them, and every `depends_on` in id order. Nothing is
-    renamed or renumbered, so the schema still matches the build's context.json."""
+    """bfrt.json as the same source always gives it. bf-p4c writes its snapshot tables (a
+    debugging aid of the SDE, pipe.snapshot.*) in an order, and with ids, that change from
+    run to run, and every `depends_on` in the order of those ids: the committed schema
+    leaves the snapshot tables out and lists every `depends_on` in id order. Nothing else
+    is renamed or renumbered; a switch takes the whole bfrt.json of its own build
+    (`make p4-tna TOFINO_BUILD=DIR`)."""
     schema = json.loads(text)
-    tables: list[dict[str, Any]] = schema["tables"]
-    snapshot = sorted((t for t in tables if _is_snapshot(t)), key=lambda t: str(t["name"]))
-    if snapshot:
-        first = next(i for i, t in enumerate(tables) if _is_snapshot(t))
-        rest = [t for t in tables if not _is_snapshot(t)]
-        tables = rest[:first] + snapshot + rest[first:]
+    tables = [t for t in schema["tables"] if not _is_snapshot(t)]
     for table in tables:
         if "depends_on" in table:
             table["depends_on"] = sorted(table["depends_on"])
@@ -136,25 +132,11 @@ def normalised_bfrt(text: str) -> str:
     return json.dumps(schema, indent=2) + "\n"
 
 
-def comparable(name: str, text: str) -> object:
-    """What must match for `name` to be fresh. bf-p4c lists the fields of its snapshot
-    tables (a debugging aid of the SDE, pipe.snapshot.*) in an order and with ids that
-    change from run to run, so bfrt.json is compared without them; all else exactly."""
-    if name != "bfrt.json":
-        return text
-    schema = json.loads(text)
-    schema["tables"] = [t for t in schema["tables"] if not t["name"].startswith("pipe.snapshot.")]
-    for table in schema["tables"]:
-        if "depends_on" in table:
-            table["depends_on"] = sorted(table["depends_on"])
-    return schema
-
-
 def stale_files(outputs: dict[str, str], out: Path) -> list[str]:
     return [
         name
         for name, text in outputs.items()
-        if not (out / name).is_file() or comparable(name, (out / name).read_text()) != comparable(name, text)
+        if not (out / name).is_file() or (out / name).read_text() != text
     ]
 
 

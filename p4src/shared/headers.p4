@@ -6,17 +6,20 @@
 
 // P4Runtime packet I/O (docs/operations.md). Whole bytes, the pads included:
 // p4c and the P4Runtime servers need byte-aligned controller headers, and a
-// client sends every field of a packet-out, the pad too.
+// client sends every field of a packet-out, the pad too. The pad comes first:
+// the port then sits in the low 9 bits of its 16 as Tofino's ingress_port and
+// ucast_egress_port do in their intrinsic metadata, and bf-p4c can copy it
+// between them (port first, its PHV allocation fails: unsatisfiable slicing).
 @controller_header("packet_in")
 header packet_in_t {
-    port_id_t ingress_port;    // where the punted frame came in
     bit<7>    pad;
+    port_id_t ingress_port;    // where the punted frame came in
 }
 
 @controller_header("packet_out")
 header packet_out_t {
-    port_id_t egress_port;     // where to send the frame, as it is
     bit<7>    pad;
+    port_id_t egress_port;     // where to send the frame, as it is
 }
 
 header arp_t {
