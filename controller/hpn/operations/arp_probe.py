@@ -5,7 +5,7 @@ controller sends, as a packet-out of the ToR port, a broadcast ARP request "who 
 NIC's IP> tell <the gateway IP>" from the ToR's MAC (the MAC its gateway_arp entries
 answer with). A stock Linux host answers for any address it holds, with a reply to that
 MAC from its port's MAC (the NIC's); the ToR punts ARP it does not answer itself (its
-cpu_punt entry for ARP_ETHERTYPE) with the ingress port. Requests for the gateway are
+cpu_punt entry for hpn.params.ARP_ETHERTYPE) with the ingress port. Requests for the gateway are
 still answered by the ToR in P4 and never reach the controller.
 
 `decode_arp_reply` takes only such a reply: Ethernet and ARP for IPv4 over Ethernet,
@@ -22,7 +22,8 @@ import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-ARP_ETHERTYPE = 0x0806
+from hpn.params import ARP_ETHERTYPE
+
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 HTYPE_ETHERNET = 1
 PTYPE_IPV4 = 0x0800

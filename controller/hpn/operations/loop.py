@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from hpn.operations.arp_probe import ARP_ETHERTYPE, ArpError, decode_arp_reply
+from hpn.operations.arp_probe import ArpError, decode_arp_reply
 from hpn.operations.counters import SwitchCounters
 from hpn.operations.events import Event, EventKind, EventSink
 from hpn.operations.failover import EntityBuilder, EntityWrites, Failover, FailoverPlan
@@ -35,6 +35,7 @@ from hpn.operations.liveness import Change, LinkMonitor, ProbeOut, Timers
 from hpn.operations.metrics import OperationsMetrics, PacketsBytes
 from hpn.operations.probe import ProbeError, decode_probe, fabric_id
 from hpn.operations.wiring import NeighbourSeen, Observed, WiringReport, check_wiring
+from hpn.params import ARP_ETHERTYPE
 from hpn.pipeline import Entity, Target, switch_entities
 from hpn.runtime import CounterValue
 from hpn.topology.model import Fabric, SwitchPort

@@ -22,7 +22,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from hpn.operations.arp_probe import ARP_ETHERTYPE
 from hpn.operations.counters import CountersUnread, read_switch_counters
 from hpn.operations.events import EventSink
 from hpn.operations.hosts import HostTimers
@@ -30,6 +29,7 @@ from hpn.operations.liveness import Timers
 from hpn.operations.loop import OperationsLoop, WriteBatch
 from hpn.operations.metrics import OperationsMetrics
 from hpn.operations.probe import PROBE_ETHERTYPE
+from hpn.params import ARP_ETHERTYPE
 from hpn.pipeline import Entity, Target, switch_entities
 from hpn.runtime import FabricSession, SessionOptions, SwitchSession, SwitchTarget
 from hpn.runtime.packet_io import packet_ins, send_frames
