@@ -6,8 +6,10 @@ Input: `SwitchTarget`s and, per switch, the desired entities (finsy `P4TableEntr
 by hpn.pipeline). `FabricSession` connects to all switches at once, pushes the pipeline
 only when its cookie differs, reconciles entries (diff in canonical form, write only the
 difference in batches), names every rejected entry, and re-syncs switches that restart.
+A change the caller already knows is written as given, without reading back (`apply`).
 """
 
+from hpn.runtime.apply import EntityUpdates
 from hpn.runtime.errors import EntryError, RuntimeFailure, SwitchRejected, SwitchUnreachable
 from hpn.runtime.fabric import DesiredState, FabricSession, Progress
 from hpn.runtime.options import Backoff, SessionOptions
@@ -22,6 +24,7 @@ __all__ = [
     "CounterValue",
     "DesiredState",
     "Diff",
+    "EntityUpdates",
     "EntryError",
     "FabricSession",
     "Progress",

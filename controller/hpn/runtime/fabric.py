@@ -26,6 +26,7 @@ import finsy as fy
 from finsy import P4ClientError
 from finsy.proto import p4r
 
+from hpn.runtime.apply import EntityUpdates, apply_updates
 from hpn.runtime.encoding import DesiredEntity, decode_read_back
 from hpn.runtime.errors import CONNECTION_CODES, RuntimeFailure, SwitchUnreachable
 from hpn.runtime.options import SessionOptions
@@ -123,6 +124,71 @@ class FabricSession:
             *(self._sync(self._links[name], list(entities), progress) for name, entities in desired.items())
         )
         return PushReport({r.name: r for r in reports}, time.monotonic() - started)
+
+    async def apply(self, updates: Mapping[str, EntityUpdates]) -> PushReport:
+        """Write exactly these updates to each switch named (hpn.runtime.apply): inserts,
+        then modifies, then deletes; switches concurrently, none read back.
+
+        For a change the caller already knows (it holds what it pushed last). A switch not
+        pushed since it (re)connected is not written (it may have restarted empty): its
+        report says so, and it needs a `push`. A report with errors (unreachable, an
+        update refused, updates not sent after it) means the switch may hold part of the
+        change: push it whole. What `push` remembers for `keep_in_sync` is not changed.
+        """
+        self._check_names(updates)
+        started = time.monotonic()
+        reports = await asyncio.gather(
+            *(self._apply_one(self._links[name], changes) for name, changes in updates.items())
+        )
+        return PushReport({r.name: r for r in reports}, time.monotonic() - started)
+
+    async def _apply_one(self, link: SwitchSession, updates: EntityUpdates) -> SwitchReport:
+        """Write one switch's updates; every failure ends up in the report, never raised."""
+        report = SwitchReport(link.name, link.address)
+        started = time.monotonic()
+        try:
+            await link.wait_attempted()
+            link.require_up()
+            report.reachable = True
+            link.require_primary()
+            report.primary = True
+            async with link.lock:
+                if link.synced_generation != link.generation:
+                    report.errors.append(
+                        f"{link.name}: not pushed since it connected (it may have restarted "
+                        "empty): its updates were not written; it needs a push"
+                    )
+                else:
+                    result = await apply_updates(
+                        updates,
+                        link.encoder,
+                        link.read_entities,
+                        link.write,
+                        switch=link.name,
+                        batch_size=self.options.batch_size,
+                    )
+                    applied = result.applied
+                    report.inserted, report.modified, report.deleted = (
+                        applied.inserted,
+                        applied.modified,
+                        applied.deleted,
+                    )
+                    report.requests, report.largest_request = applied.requests, applied.largest_request
+                    report.rejected = applied.errors
+                    report.errors += [str(e) for e in applied.errors]
+                    if result.not_sent:
+                        report.errors.append(
+                            f"{link.name}: {result.not_sent} later updates not sent after one was refused"
+                        )
+        except Exception as ex:  # one switch's failure is its report's, never the fabric's
+            report.reachable = report.reachable and link.is_up
+            report.errors.append(self._describe(link, ex))
+            if not isinstance(ex, (RuntimeFailure, P4ClientError, ValueError, TypeError)):
+                LOG.error("%s: unexpected error while writing updates", link.name, exc_info=ex)
+        report.seconds = time.monotonic() - started
+        for line in report.errors:
+            LOG.warning("%s", line)
+        return report
 
     async def diff(self, desired: DesiredState) -> dict[str, Diff]:
         """What `push(desired)` would write, per switch (`Diff.error` if unreadable)."""

@@ -213,7 +213,7 @@ class Reconciler:
         wanted, found, modifies = self._wanted, self.found, self._modifies
         return Diff(
             inserts=list(self._inserts),
-            modifies=[m for key, item in modifies.items() for m in _modify_steps(item, found.get(key))],
+            modifies=[m for key, item in modifies.items() for m in modify_steps(item, found.get(key))],
             deletes=sorted(
                 (e for k, e in found.items() if k not in wanted and not e.is_default), key=_delete_order
             ),
@@ -223,7 +223,7 @@ class Reconciler:
         )
 
 
-def _modify_steps(item: Encoded, current: Encoded | None) -> list[Encoded]:
+def modify_steps(item: Encoded, current: Encoded | None) -> list[Encoded]:
     """The updates one MODIFY takes: a group that loses members first lets go of their
     watch ports (hpn.runtime.profiles.release_before_removal)."""
     if item.entity != wire.ENTITY_GROUP or current is None:

@@ -326,6 +326,13 @@ class SwitchSession:
             return []
         return await self._require_rpc().read_entities(requests)
 
+    async def read_entities(self, entities: list[p4r.Entity]) -> list[tuple[int, bytes]]:
+        """One ReadRequest of these entities (wildcards or specific ones), answered as
+        (Entity field, serialized message) (see `RpcChannel.read_entities`)."""
+        if not entities:
+            return []
+        return await self._require_rpc().read_entities(entities)
+
     async def pipeline_cookie(self) -> int | None:
         """The cookie of the pipeline on the switch (None: no pipeline)."""
         return await self._require_rpc().pipeline_cookie()
