@@ -178,6 +178,20 @@ def timestamp_delta(prev: IntHop, cur: IntHop) -> int:
     return wrap_delta(prev.timestamp, cur.timestamp, TIMESTAMP_BITS)
 
 
+def unwrap_step_ns(wrapped_ns: int, sender_step_ns: int) -> int:
+    """A switch's step between two probes, from its stamps' difference modulo the 2^24 ns wrap.
+
+    The step is ``wrapped_ns`` plus the whole wraps that bring it closest to the sender's own
+    step between the same probes: what moves it off the sender's step is how much later (or
+    sooner) the second probe reached the switch than the first, and that stays within half a
+    wrap (8.4 ms) either way. Stamps that stood still, or went back by less than half a wrap
+    less the sender's step, give a step of 0 or less.
+    """
+    wrap = 1 << TIMESTAMP_BITS
+    half = wrap // 2
+    return sender_step_ns + (wrapped_ns - sender_step_ns + half) % wrap - half
+
+
 def tx_units_delta(prev: IntHop, cur: IntHop) -> int:
     """``tx_bytes`` units (128 bytes each) sent between ``prev`` and ``cur`` (wraps at 2^20)."""
     return wrap_delta(prev.tx_bytes, cur.tx_bytes, TX_BYTES_BITS)

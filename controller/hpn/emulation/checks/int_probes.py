@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hpn.emulation.checks.base import Lab, Verdict, _uplinks, run_flows
 from hpn.emulation.traffic import EmulatedNic, Flow
 from hpn.telemetry import ROCEV2_UDP_PORT, TX_BYTES_UNIT, IntStack, timestamp_delta, tx_bytes_delta
-from hpn.telemetry.codec import TIMESTAMP_BITS, IntHop
+from hpn.telemetry.codec import IntHop, unwrap_step_ns
 from hpn.telemetry.packets import decode_int_packet, validate_lengths_and_checksums
 from hpn.topology.model import Fabric, NicPort, Role, SwitchPort
 
@@ -155,20 +155,6 @@ def check_slot(
     if any(step <= 0 for step in steps):
         problems.append(f"slot {slot} ({switch}): timestamps do not advance probe after probe: {steps}")
     return report, problems
-
-
-def unwrap_step_ns(wrapped_ns: int, sender_step_ns: int) -> int:
-    """A switch's step between two probes, from its stamps' difference modulo the 2^24 ns wrap.
-
-    The step is ``wrapped_ns`` plus the whole wraps that bring it closest to the sender's own
-    step between the same probes: what moves it off the sender's step is how much later (or
-    sooner) the second probe reached the switch than the first, and that stays within half a
-    wrap (8.4 ms) either way. Stamps that stood still, or went back by less than half a wrap
-    less the sender's step, give a step of 0 or less.
-    """
-    wrap = 1 << TIMESTAMP_BITS
-    half = wrap // 2
-    return sender_step_ns + (wrapped_ns - sender_step_ns + half) % wrap - half
 
 
 def _int_path(
