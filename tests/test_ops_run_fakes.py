@@ -3,35 +3,47 @@ switch of rig-4: the switches' counters reach the metrics as the switches hold t
 task of their own; a switch that does not answer is skipped and logged, not fatal. The
 ToRs' host ports are asked for their NICs with packet-outs, the hosts' replies come back
 as packet-ins and the ports are seen; a host that stops answering is lost, and nothing is
-written for it."""
+written for it. The fakes' fabric cables carry the probes (`PatchPanel`): a cable cut
+there is declared down, and each affected switch is written exactly the updates the loop
+built for it, not its whole list; a switch that refuses one is owed its whole list, and
+pushed whole once it takes it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from finsy.proto import p4r, rpc_code
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from fake_p4rt import FakeP4RuntimeServer
+from fake_reads import ReadsKept
 from hpn.cli import app
 from hpn.operations.arp_probe import encode_arp_request
 from hpn.operations.counters import SwitchCounters
 from hpn.operations.events import Event, EventKind, EventList, EventSink
 from hpn.operations.hosts import HostTimers
 from hpn.operations.liveness import MS, Timers
+from hpn.operations.loop import WriteBatch
 from hpn.operations.runner import FabricRunner
+from hpn.operations.switch_writes import EntityWrites
 from hpn.params import GATEWAY_IP
-from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, names
+from hpn.pipeline import BMV2_JSON_PATH, P4INFO_PATH, names, switch_entities
 from hpn.pipeline.drop_reasons import DropReason
-from hpn.runtime import Backoff, SessionOptions, SwitchTarget
+from hpn.pipeline.p4info import load_schema
+from hpn.routing.state import SwitchState
+from hpn.runtime import Backoff, SessionOptions, SwitchTarget, wire
+from hpn.runtime.encoding import Encoded, EntryEncoder, decode_read_back
+from hpn.runtime.reconcile import ReadBack, plan_diff
 from hpn.topology import Fabric, load_fabric
 from hpn.topology.model import NicPort, SwitchPort
 from linux_arp import linux_reply
@@ -91,7 +103,7 @@ class Reads:
 @contextlib.asynccontextmanager
 async def running(
     fabric: Fabric,
-    fakes: dict[str, FakeP4RuntimeServer],
+    fakes: Mapping[str, FakeP4RuntimeServer],
     started: Callable[[], None],
     emit: EventSink | None = None,
     **kwargs: Any,
@@ -99,7 +111,7 @@ async def running(
     """The runner on the fakes until the block ends; `started` runs once the fabric is
     pushed, before any counter is read."""
     targets = [SwitchTarget(n, f.address, f.device_id, P4INFO_PATH, BMV2_JSON_PATH) for n, f in fakes.items()]
-    runner = FabricRunner(fabric, targets, FAST, emit=emit or EventList(), timers=QUIET, **kwargs)
+    runner = FabricRunner(fabric, targets, FAST, emit=emit or EventList(), **{"timers": QUIET, **kwargs})
     reads = Reads(runner)
     stop = asyncio.Event()
     pushed = asyncio.Event()
@@ -120,8 +132,8 @@ async def running(
 
 
 @contextlib.asynccontextmanager
-async def fake_switches(fabric: Fabric) -> AsyncIterator[dict[str, FakeP4RuntimeServer]]:
-    fakes = {sw.name: FakeP4RuntimeServer(device_id=sw.device_id) for sw in fabric.switches}
+async def fake_switches(fabric: Fabric) -> AsyncIterator[dict[str, ReadsKept]]:
+    fakes = {sw.name: ReadsKept(device_id=sw.device_id) for sw in fabric.switches}
     for fake in fakes.values():
         await fake.start()
     try:
@@ -131,7 +143,7 @@ async def fake_switches(fabric: Fabric) -> AsyncIterator[dict[str, FakeP4Runtime
             await fake.stop()
 
 
-def hold_counters(fabric: Fabric, fakes: dict[str, FakeP4RuntimeServer]) -> None:
+def hold_counters(fabric: Fabric, fakes: Mapping[str, FakeP4RuntimeServer]) -> None:
     """Distinct numbers in every cell the metrics show, and one outside the ports."""
     for i, (name, fake) in enumerate(fakes.items()):
         for port in fabric.switch_ports(name):
@@ -173,7 +185,7 @@ PORT_METRICS = (
 
 
 def expected_port_samples(
-    fabric: Fabric, fakes: dict[str, FakeP4RuntimeServer], switches: list[str]
+    fabric: Fabric, fakes: Mapping[str, FakeP4RuntimeServer], switches: list[str]
 ) -> dict[str, dict[tuple[str, str], float]]:
     out: dict[str, dict[tuple[str, str], float]] = {}
     for metric, counter in PORT_METRICS:
@@ -363,5 +375,217 @@ def test_hosts_are_asked_by_packet_out_seen_by_packet_in_and_lost_without_a_writ
                 assert not watch.subjects(EventKind.RECOMPUTED)
                 assert runner.loop.failover.view.links == frozenset()
                 assert sum(len(f.write_updates) for f in fakes.values()) == writes[0]
+
+    run(main())
+
+
+class PatchPanel:
+    """The fabric's cables between the fakes: a probe a fake sends out of a fabric port
+    comes in at the far end of its cable, unless the cable is cut."""
+
+    def __init__(self, fabric: Fabric, fakes: Mapping[str, FakeP4RuntimeServer]) -> None:
+        self.cut: set[SwitchPort] = set()
+        for name, fake in fakes.items():
+            fake.on_packet_out = self._cable(fabric, fakes, name)
+
+    def _cable(
+        self, fabric: Fabric, fakes: Mapping[str, FakeP4RuntimeServer], name: str
+    ) -> Callable[[bytes, int], None]:
+        def packet_out(frame: bytes, port: int) -> None:
+            peer = fabric.peers(name).get(port)
+            if isinstance(peer, SwitchPort) and not {SwitchPort(name, port), peer} & self.cut:
+                fakes[peer.switch].punt(frame, peer.port)
+
+        return packet_out
+
+
+CABLES = Timers(interval_ns=50 * MS, misses=3, hold_down_ns=0)
+"""Probes every 50 ms, a cable down after 3 silent rounds and up again as soon as heard."""
+
+
+def switch_cables(fabric: Fabric) -> list[str]:
+    return [
+        str(link)
+        for link in fabric.links
+        if isinstance(link.a, SwitchPort) and isinstance(link.b, SwitchPort)
+    ]
+
+
+class Batches:
+    """Each WriteBatch the runner reported written, with the switches it failed on; a
+    switch the loop settles (pushed whole) pokes the watch too."""
+
+    def __init__(self, runner: FabricRunner, watch: Watch) -> None:
+        self.written: list[tuple[WriteBatch, dict[str, str]]] = []
+        loop = runner.loop
+        written, settled = loop.written, loop.settled
+
+        def on_written(batch: WriteBatch, failed: Mapping[str, str] | None = None) -> None:
+            self.written.append((batch, dict(failed or {})))
+            written(batch, failed)
+
+        def on_settled(names: set[str]) -> None:
+            settled(names)
+            watch.poke()
+
+        loop.written = on_written  # type: ignore[method-assign]
+        loop.settled = on_settled  # type: ignore[method-assign]
+
+
+def _encoded(update: p4r.Update) -> Encoded:
+    kind = update.entity.WhichOneof("entity")
+    message = getattr(update.entity, kind or "")
+    field = {"table_entry": wire.ENTITY_TABLE_ENTRY, "action_profile_member": wire.ENTITY_MEMBER}
+    (item,) = decode_read_back([(field.get(kind or "", wire.ENTITY_GROUP), message.SerializeToString())])
+    return item
+
+
+def assert_written_as_built(fake: ReadsKept, since: int, writes: EntityWrites, encoder: EntryEncoder) -> None:
+    """The updates `fake` took since its `since`-th are `writes`: inserts, then modifies,
+    then deletes, each phase whole and nothing else, but the watch ports a group modify
+    releases first (one extra MODIFY of that group)."""
+    sent = fake.write_updates[since:]
+    phases = [u.type for u in sent]
+    assert phases == sorted(phases), f"{writes.switch}: phases out of order: {phases}"
+    expected = {
+        p4r.Update.INSERT: writes.inserts,
+        p4r.Update.MODIFY: writes.modifies,
+        p4r.Update.DELETE: writes.deletes,
+    }
+    for kind, entities in expected.items():
+        want = Counter((e.key, e.data) for e in map(encoder.encode, entities))
+        got = Counter((e.key, e.data) for e in map(_encoded, (u for u in sent if u.type == kind)))
+        assert not want - got, f"{writes.switch}: {p4r.Update.Type.Name(kind)}s not written"
+        releases = got - want
+        if kind == p4r.Update.MODIFY:
+            groups = {key for key, _ in want if key[:1] == bytes([wire.ENTITY_GROUP])}
+            assert all(key in groups and n == 1 for (key, _), n in releases.items()), writes.switch
+        else:
+            assert not releases, f"{writes.switch}: {p4r.Update.Type.Name(kind)}s it was not to get"
+
+
+def assert_holds(fake: FakeP4RuntimeServer, state: SwitchState, encoder: EntryEncoder, name: str) -> None:
+    """`fake` holds exactly the entities of `state` (every table and profile owned)."""
+    held: list[ReadBack] = [*fake.entries.values(), *fake.defaults.values()]
+    held += [(wire.ENTITY_MEMBER, m.SerializeToString()) for m in fake.members.values()]
+    held += [(wire.ENTITY_GROUP, g.SerializeToString()) for g in fake.groups.values()]
+    schema = encoder.schema
+    owned = [t.id for t in schema.tables] + [p.id for p in schema.action_profiles]
+    diff = plan_diff(switch_entities(state), held, encoder, owned=owned)
+    assert diff.is_empty, f"{name}: {diff.summary()}"
+
+
+def whole_reads(fake: ReadsKept, since: int) -> list[p4r.Entity]:
+    """Reads since the `since`-th that ask for a whole table or profile (what a push reads)."""
+    return [
+        e
+        for e in fake.entries_read(since)
+        if not (e.WhichOneof("entity") == "action_profile_group" and e.action_profile_group.group_id)
+    ]
+
+
+@contextlib.asynccontextmanager
+async def cabled(
+    rig: Fabric,
+) -> AsyncIterator[tuple[dict[str, ReadsKept], PatchPanel, FabricRunner, Watch, Batches]]:
+    """The runner on the fakes, every cable of the rig learnt from its probes."""
+    watch = Watch()
+    async with fake_switches(rig) as fakes:
+        panel = PatchPanel(rig, fakes)
+        async with running(rig, fakes, lambda: None, emit=watch, timers=CABLES) as (runner, _):
+            batches = Batches(runner, watch)
+            await watch.until(lambda: set(watch.subjects(EventKind.LEARNT)) == set(switch_cables(rig)))
+            yield fakes, panel, runner, watch, batches
+
+
+def test_a_cut_cable_s_switches_get_exactly_the_updates_built_not_their_whole_lists(rig: Fabric) -> None:
+    encoder = EntryEncoder(load_schema())
+    tor0_up = SwitchPort("tor0", 129)
+    link = str(rig.link_at(tor0_up.switch, tor0_up.port))
+
+    async def main() -> None:
+        async with cabled(rig) as (fakes, panel, runner, watch, batches):
+            for step in ("cut", "plugged back"):
+                marks = {n: (len(f.write_updates), len(f.reads)) for n, f in fakes.items()}
+                written = len(batches.written)
+                if step == "cut":
+                    panel.cut.add(tor0_up)
+                else:
+                    panel.cut.clear()
+                await watch.until(lambda n=written: len(batches.written) > n)  # type: ignore[misc]
+                ((batch, failed),) = batches.written[written:]
+                assert [c.subject for c in batch.changes] == [link] and not failed, step
+                assert batch.updates > 0 and set(batch.writes) < set(fakes), step
+                states = runner.loop.failover.states
+                for name, fake in fakes.items():
+                    since, read = marks[name]
+                    writes = batch.writes.get(name)
+                    if writes is None:
+                        assert fake.write_updates[since:] == [], f"{step}: {name} was written"
+                    else:
+                        assert_written_as_built(fake, since, writes, encoder)
+                    assert whole_reads(fake, read) == [], f"{step}: {name} was read back whole"
+                    assert_holds(fake, states[name], encoder, f"{step}: {name}")
+            assert runner.loop.failover.view.links == frozenset()
+            assert runner.loop.owed == set()
+
+    run(main())
+
+
+def test_a_switch_that_refuses_an_update_is_owed_and_pushed_whole_once_it_takes_it(rig: Fabric) -> None:
+    """agg0 refuses every table entry: its updates for the cut are not all written, so it
+    is owed its whole list; once it takes entries again, the runner pushes it whole."""
+    encoder = EntryEncoder(load_schema())
+
+    def refuse(_update: p4r.Update) -> tuple[int, str]:
+        return rpc_code.RESOURCE_EXHAUSTED, "Table is full"
+
+    async def main() -> None:
+        async with cabled(rig) as (fakes, panel, runner, watch, batches):
+            agg0 = fakes["agg0"]
+            agg0.reject = refuse
+            panel.cut.add(SwitchPort("tor0", 129))
+            await watch.until(lambda: bool(batches.written))
+            ((batch, failed),) = batches.written
+            assert batch.writes["agg0"].updates > 0
+            assert list(failed) == ["agg0"] and "RESOURCE_EXHAUSTED Table is full" in failed["agg0"]
+            assert runner.loop.owed == {"agg0"}
+            states = runner.loop.failover.states
+            for name in ("tor0", "tor1", "agg1"):
+                assert_holds(fakes[name], states[name], encoder, name)
+
+            reads = len(agg0.reads)
+            agg0.reject = None
+            await watch.until(lambda: not runner.loop.owed)
+            assert whole_reads(agg0, reads), "agg0 was not read back whole: no push"
+            assert_holds(agg0, states["agg0"], encoder, "agg0")
+
+    run(main())
+
+
+def test_a_switch_that_restarts_empty_is_pushed_its_whole_list(rig: Fabric) -> None:
+    """Whether or not the runner saw it go, tor0 back on a new connection holds nothing:
+    it is owed, and pushed whole."""
+    encoder = EntryEncoder(load_schema())
+    watch = Watch()
+
+    def holds(fake: FakeP4RuntimeServer, state: SwitchState) -> bool:
+        try:
+            assert_holds(fake, state, encoder, "tor0")
+        except AssertionError:
+            return False
+        return True
+
+    async def main() -> None:
+        async with fake_switches(rig) as fakes, running(rig, fakes, lambda: None, emit=watch) as (runner, _):
+            Batches(runner, watch)
+            tor0 = fakes["tor0"]
+            state = runner.loop.failover.states["tor0"]
+            assert holds(tor0, state)
+            await tor0.stop()
+            await tor0.start()  # empty, on the same port
+            assert not tor0.groups
+            await watch.until(lambda: not runner.loop.owed and holds(tor0, state))
+            assert runner.loop.failover.view.switches == frozenset()
 
     run(main())
