@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -124,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     emu = Emulation(fabric, topology, where)
     if emu.leftovers():
         emu.down()
-    print(f"{name}: bringing the fabric up, then hpnctl run on it ...", flush=True)
+    logging.basicConfig(
+        filename=where / "bench.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    print(
+        f"{name}: bringing the fabric up, then hpnctl run on it (log: {where / 'bench.log'}) ...", flush=True
+    )
     try:
         emu.up()
         run, cost = asyncio.run(measure(emu, args))

@@ -49,8 +49,9 @@ class CutTimeouts:
     """Traffic after that: later losses show in the logs too."""
     restored: float = 60.0
     """For the runner to restore what came back (hold-downs, a switch's reconnect)."""
-    intact: float = 20.0
-    """For the failure view to be empty and the switches' entries to equal the intact ones."""
+    intact: float = 60.0
+    """For the failure view to be empty and the switches' entries to equal the intact ones,
+    before the cut (an earlier one may not be healed yet) and after the undo."""
 
 
 @dataclass(frozen=True)
@@ -194,9 +195,12 @@ async def run_cut(
     to = timeouts or CutTimeouts()
     problems: list[str] = []
     tail.read()
+    if await _wait_intact(metrics_url, differing, to.intact, problems, "before the cut") is None:
+        problems[-1] += " (what follows is not this cut's alone)"
     with BackgroundFlows(cut_flows(cut, per_pair), interval) as bg:
-        if not await asyncio.to_thread(bg.wait_delivering, time.monotonic(), to.start):
-            problems.append("the flows did not deliver before the cut")
+        started = time.monotonic()
+        if not await asyncio.to_thread(bg.wait_delivering, started, to.start):
+            problems.append(f"the flows did not deliver before the cut: {_silent(bg, started)}")
         await asyncio.to_thread(bg.run_for, to.steady)
         t_cut = time.monotonic()
         await asyncio.to_thread(cut.cause)
@@ -219,7 +223,7 @@ async def run_cut(
             restored = await asyncio.to_thread(
                 tail.wait_for, lambda ev: _restored(ev, cut, fell, t_back), to.restored, running
             )
-        intact_after = await _wait_intact(metrics_url, differing, to.intact, problems)
+        intact_after = await _wait_intact(metrics_url, differing, to.intact, problems, "after the undo")
         intact = intact_after is not None
         delivering = await asyncio.to_thread(bg.wait_delivering, t_undone + 2 * interval, to.recover)
         t_end = time.monotonic()
@@ -243,7 +247,7 @@ async def run_cut(
     if not restored:
         problems.append(f"{cut.name}: the runner did not restore it")
     if not delivering:
-        problems.append("some flows did not deliver again after the restore")
+        problems.append(f"flows not delivering again after the undo: {_silent(bg, t_undone + 2 * interval)}")
     return CutOutcome(cut, recovery, timeline, declared, written, restored, intact, delivering, problems)
 
 
@@ -279,22 +283,28 @@ def _restored(events: list[Event], cut: Cut, fell: set[str], t_back: float) -> b
     return any(e.kind is EventKind.WRITTEN and e.subject in cut.subjects for e in since[last + 1 :])
 
 
-async def _wait_intact(url: str, differing: SwitchDiff, timeout: float, problems: list[str]) -> float | None:
+async def _wait_intact(
+    url: str, differing: SwitchDiff, timeout: float, problems: list[str], when: str
+) -> float | None:
     """The monotonic time the runner's failure view was empty and no switch differed from
     the intact fabric (None: not within `timeout`; what was left goes to `problems`)."""
     deadline = time.monotonic() + timeout
-    left: list[str] = []
     while True:
         try:
             numbers = await asyncio.to_thread(scrape, url)
-            left = [] if numbers.failure_view_empty else [f"failure view still holds {numbers.failure_view}"]
+            view = [] if numbers.failure_view_empty else [f"failure view holds {numbers.failure_view}"]
         except OSError as exc:
-            left = [f"metrics at {url} unreadable: {exc}"]
+            view = [f"metrics at {url} unreadable: {exc}"]
+        left = view + await differing()
         if not left:
-            left = await differing()
-            if not left:
-                return time.monotonic()
+            return time.monotonic()
         if time.monotonic() >= deadline:
-            problems.append("not intact again: " + "; ".join(left[:4]))
+            problems.append(f"not intact {when} within {timeout:.0f} s: " + "; ".join(left[:4]))
             return None
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
+
+
+def _silent(bg: BackgroundFlows, after: float) -> str:
+    """The flows that delivered nothing sent at or after `after` (the first few)."""
+    silent = [str(log.flow) for log in bg.logs if log.latest < 0 or log.sent[log.latest] < after]
+    return ", ".join(silent[:4]) + (f" and {len(silent) - 4} more" if len(silent) > 4 else "")

@@ -111,7 +111,9 @@ def port_in_use(port: int, address: str = METRICS_ADDRESS) -> bool:
     return False
 
 
-def runner_argv(layout: Layout, topology: Path, metrics_port: int, settings: RunnerSettings) -> list[str]:
+def runner_argv(
+    layout: Layout, topology: Path, metrics_port: int, settings: RunnerSettings, events: Path | None = None
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -125,7 +127,7 @@ def runner_argv(layout: Layout, topology: Path, metrics_port: int, settings: Run
         "--metrics-address",
         METRICS_ADDRESS,
         "--events",
-        str(layout.runner_events),
+        str(events or layout.runner_events),
         *settings.args(),
     ]
 
@@ -141,10 +143,12 @@ def start_runner(
     topology: Path,
     metrics_port: int | None = None,
     settings: RunnerSettings | None = None,
+    events: Path | None = None,
 ) -> RunnerRecord:
     """Start `hpnctl run` on the emulation in `layout` (up, with its targets file written).
 
-    `metrics_port` None picks a free port. Returns at once; `wait_learnt` waits for it.
+    `metrics_port` None picks a free port; `events` (emptied first) defaults to the run
+    dir's `runner-events.jsonl`. Returns at once; `wait_learnt` waits for it.
     """
     running = running_runner(layout)
     if running is not None:
@@ -156,14 +160,15 @@ def start_runner(
     if metrics_port is not None and port_in_use(metrics_port):
         raise RunnerError(f"--metrics-port {metrics_port}: something already listens on {METRICS_ADDRESS}")
     port = free_port() if metrics_port is None else metrics_port
-    layout.runner_events.unlink(missing_ok=True)  # the events of this run only
-    argv = runner_argv(layout, topology, port, settings or RunnerSettings())
+    events = events or layout.runner_events
+    events.unlink(missing_ok=True)  # the events of this run only
+    argv = runner_argv(layout, topology, port, settings or RunnerSettings(), events)
     pid = spawn_logged(argv, layout.runner_log)
     proc = Proc.of(pid)
     if proc is None or not proc.alive():
         reap(pid)
         raise RunnerError(f"hpnctl run exited at once:\n{log_tail(layout.runner_log)}")
-    record = RunnerRecord(proc, port, layout.runner_events, layout.runner_log)
+    record = RunnerRecord(proc, port, events, layout.runner_log)
     record.write(layout.runner_file)
     return record
 

@@ -88,8 +88,9 @@ async def _wait_probing(record: RunnerRecord, timeout: float) -> None:
 
 async def _phase(emu: Emulation, interval_ms: int, seconds: float) -> CpuRates:
     await asyncio.to_thread(stop_runner, emu.layout)
+    events = emu.layout.run_dir / "runner-events-probe-cost.jsonl"  # the campaign's stay
     record = await asyncio.to_thread(
-        start_runner, emu.layout, emu.topology, None, RunnerSettings(interval_ms=interval_ms)
+        start_runner, emu.layout, emu.topology, None, RunnerSettings(interval_ms=interval_ms), events
     )
     await _wait_probing(record, START_TIMEOUT_S)
     await asyncio.sleep(SETTLE_S)  # the push's read-back and the first probes' answers pass
