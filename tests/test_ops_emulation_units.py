@@ -17,7 +17,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from hpn.cli import app
-from hpn.emulation.cut_run import Cut, _restored, _written
+from hpn.emulation.cut_run import Cut, _fell, _restored, _written
 from hpn.emulation.layout import Layout, LayoutError, parse_crossing
 from hpn.emulation.recovery import cut_recovery, flow_outage
 from hpn.emulation.runner_process import (
@@ -352,3 +352,16 @@ def test_the_demo_reports_the_runners_numbers_and_fails_on_behaviour_only(tmp_pa
     assert f"plot: {tmp_path / 'ops.png'}" in text
     result.problems.append("tor-s0-r0-p0:129--agg-p0-a0:1: the runner did not restore it")
     assert not report.ok
+
+
+def test_the_cables_that_fell_are_read_from_the_events_written_since_the_last_read(tmp_path: Path) -> None:
+    """A killed switch is written for at once, its cables are declared later: the cables
+    to wait for at the restore are those declared by then, not by the first write."""
+    path = tmp_path / "events.jsonl"
+    killed = _cut(frozenset({CABLE}), switch="agg-p0-a0")
+    path.write_text(_ev(10.05, EventKind.SWITCH_DOWN, "agg-p0-a0").json() + "\n")
+    tail = EventsTail(path)
+    tail.read()
+    with path.open("a") as f:
+        f.write(_ev(10.3, EventKind.DECLARED).json() + "\n")
+    assert _fell(tail, killed, t_cut=10.0, t_back=12.0) == {CABLE}

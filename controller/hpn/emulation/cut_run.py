@@ -219,7 +219,7 @@ async def run_cut(
         t_undone = time.monotonic()
         restored = True
         if cut.seen_by_runner:
-            fell = _fell(tail.since(t_cut), cut, t_back)
+            fell = _fell(tail, cut, t_cut, t_back)
             restored = await asyncio.to_thread(
                 tail.wait_for, lambda ev: _restored(ev, cut, fell, t_back), to.restored, running
             )
@@ -227,6 +227,7 @@ async def run_cut(
         intact = intact_after is not None
         delivering = await asyncio.to_thread(bg.wait_delivering, t_undone + 2 * interval, to.recover)
         t_end = time.monotonic()
+    tail.read()
     logs = bg.logs
     recovery = cut_recovery(logs, t_cut, t_back, onset=(t_caused - t_cut) + 2 * interval, grace=interval)
     intact_s = None if intact_after is None else intact_after - t_back
@@ -259,9 +260,12 @@ def _written(events: list[Event], cut: Cut, t_cut: float) -> bool:
     )
 
 
-def _fell(events: list[Event], cut: Cut, t_back: float) -> set[str]:
-    """The cut's cables the runner declared down before the undo."""
-    return subjects_of([e for e in events if e.t_ns < t_back * NS], EventKind.DECLARED) & cut.cables
+def _fell(tail: EventsTail, cut: Cut, t_cut: float, t_back: float) -> set[str]:
+    """The cut's cables the runner declared down between the cut and the undo, read up to
+    now (a killed switch is written for at once, its cables are declared later)."""
+    tail.read()
+    during = [e for e in tail.since(t_cut) if e.t_ns < t_back * NS]
+    return subjects_of(during, EventKind.DECLARED) & cut.cables
 
 
 def _restored(events: list[Event], cut: Cut, fell: set[str], t_back: float) -> bool:
