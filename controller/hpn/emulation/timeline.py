@@ -105,7 +105,9 @@ def plot_timelines(timelines: Sequence[CutTimeline], path: Path, title: str, tar
     ms, with traffic's recovery and the fabric intact again. Raises PlottingUnavailable."""
     plt = pyplot()
     rows = len(timelines)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 1.2 + 0.42 * rows), sharey=True, squeeze=True)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, max(2.8, 1.2 + 0.42 * rows)), sharey=True, squeeze=True
+    )
     seen: set[str] = set()
 
     def point(ax: Any, x: float, y: int, marker: str, color: str, label: str) -> None:
