@@ -179,6 +179,3 @@ def test_hpnctl_wiring_bad_input_is_exit_2_naming_the_file(tmp_path: Path) -> No
     result = runner.invoke(app, ["wiring", str(MINI), "--observed", str(path)])
     assert result.exit_code == 2
     assert f"{path}: not JSON" in result.output
-    result = runner.invoke(app, ["wiring", str(MINI)])
-    assert result.exit_code == 2
-    assert "--observed FILE is needed" in result.output

@@ -3,7 +3,7 @@
 Exit codes: 0 ok; 1 a switch rejected entries (diff: differences found);
 2 bad topology or arguments; 3 a switch was unreachable; 4 a needed tool
 (bmv2, Mininet, root) is missing; 5 another controller is primary on a switch
-(push, run: this one may not write).
+(push, run: this one may not write; wiring: it gets the switches' packet-ins).
 """
 
 from __future__ import annotations
