@@ -26,7 +26,7 @@ the runner's events (matplotlib, optional).
 Then the probe load's CPU cost: CPU seconds per second of the runner process and of the
 bmv2 processes with probes every 100 ms and with one probe round an hour, alternated, as
 a ratio from this run. Then the swapped cables: the fabric again with two ToR-agg cables
-crossed at an agg in the patch panel, and `hpnctl wiring` on what its ports heard.
+crossed at an agg in the patch panel, pushed, and `hpnctl wiring` checking it live.
 
 Needs root, Mininet, bmv2 and the compiled program; without them it says what is missing
 and exits 4. It is a benchmark: it exits 0 whether or not the targets are met (1 when the
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     wiring: WiringRun | None = None
     if not args.no_wiring:
         wiring_name = f"{base}-crossed"
-        print(f"{wiring_name}: two cables crossed, hpnctl wiring on what the ports hear ...", flush=True)
+        print(f"{wiring_name}: two cables crossed, pushed, hpnctl wiring on the switches ...", flush=True)
         where_crossed = where.parent / wiring_name
         wiring = swapped_wiring(renamed(args.topology, wiring_name, where_crossed), where_crossed)
     print()

@@ -7,7 +7,7 @@
   undone (hpn.emulation.cut_run), the machine's load per kind;
 - `probe_cost`: the CPU time the runner and the bmv2 processes spend per second with
   probes every 100 ms and with hardly any;
-- `swapped`: two cables crossed in the patch panel, and `hpnctl wiring` on what the ports heard;
+- `swapped`: two cables crossed in the patch panel, and `hpnctl wiring` (live) on them;
 - `report`: the text and the timeline PNG.
 """
 

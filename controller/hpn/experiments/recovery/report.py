@@ -130,11 +130,9 @@ def lines(run: RecoveryRun, cost: ProbeCost | None, wiring: WiringRun | None) ->
     if wiring is not None:
         a, b = wiring.crossing
         out.append("")
-        out.append(f"swapped cables (crossed at {a} and {b}); {' '.join(wiring.command[2:])}:")
+        out.append(f"swapped cables (crossed at {a} and {b}), pushed, then {' '.join(wiring.command[2:])}:")
         out += [f"  {line}" for line in wiring.output.splitlines()]
         out.append(f"  exit code {wiring.exit_code}")
-        if not wiring.heard_all:
-            out.append("  (not every probed port had heard a probe when it was read)")
     for problem in run.problems:
         out.append(f"problem: {problem}")
     return out
