@@ -147,6 +147,28 @@ def test_a_cable_that_returns_waits_out_its_hold_down(mini: Fabric) -> None:
     assert wire.changes[1][0] == 2000 * MS  # heard again at 1000 ms, held 1 s
 
 
+def test_a_round_lost_during_the_hold_down_does_not_break_it(mini: Fabric) -> None:
+    """A switch that just restarted answers some rounds late: a hold-down is broken only by
+    as many missed rounds as would take an up cable down, or it may never end."""
+    monitor, wire, _ = _setup(mini)
+    link = _first_fabric_link(mini)
+    wire.run(0, 500 * MS)
+    wire.cut.add(link)
+    wire.run(500 * MS, 1000 * MS)
+    wire.cut.clear()
+    wire.run(1000 * MS, 1400 * MS)
+    assert monitor.status(link) is LinkStatus.HOLD
+    wire.cut.add(link)  # one round lost
+    wire.run(1400 * MS, 1500 * MS)
+    wire.cut.clear()
+    wire.run(1500 * MS, 2200 * MS)
+    assert [c[1] for c in wire.changes] == [ChangeKind.LINK_DOWN, ChangeKind.LINK_UP]
+    assert wire.changes[1][0] == 2000 * MS, "the hold-down ran out as if no round was lost"
+    wire.cut.add(link)  # k rounds lost: down again
+    wire.run(2200 * MS, 2600 * MS)
+    assert monitor.status(link) is LinkStatus.DOWN
+
+
 def test_a_flapping_cable_costs_at_most_two_changes_per_hold_down(mini: Fabric) -> None:
     monitor, wire, _ = _setup(mini)
     link = _first_fabric_link(mini)

@@ -14,10 +14,10 @@ probe rounds the far end was sent since, so a controller whose own sender runs l
 starved machine) or stalls does not take down cables that did not fail.
 
 A cable that was down must be heard in both directions for a hold-down before it is up
-again; the hold-down doubles with every fall within `flap_window` (up to
-`max_hold_down`), so a flapping cable costs at most two writes per hold-down. A probe
-from an unexpected neighbour does not keep a cable alive: a miswired cable goes down, and
-the wiring check names it.
+again (`misses` missed rounds break it, as they take an up cable down); the hold-down
+doubles with every fall within `flap_window` (up to `max_hold_down`), so a flapping cable
+costs at most two writes per hold-down. A probe from an unexpected neighbour does not keep
+a cable alive: a miswired cable goes down, and the wiring check names it.
 """
 
 from __future__ import annotations
@@ -256,8 +256,9 @@ class LinkMonitor:
                     Event(now_ns, EventKind.HELD, subject, {"until": round(cable.hold_until / 1e9, 9)})
                 )
             return None
-        # HOLD
-        if missed > 0:
+        # HOLD: broken by as many missed rounds as take an up cable down (a switch that
+        # just restarted answers some rounds late; a single late round must not restart it)
+        if missed >= t.misses:
             cable.status = LinkStatus.DOWN
             self._fall(cable, now_ns)
             self._emit(Event(now_ns, EventKind.HOLD_BROKEN, subject, {"falls": len(cable.falls)}))
