@@ -22,7 +22,7 @@ from hpn.operations.metrics import OperationsMetrics, start_exporter
 from hpn.operations.runner import FabricRunner
 from hpn.operations.wiring import ObservedError, Verdict, WiringReport, check_wiring, observed_from_json
 from hpn.operations.wiring_probe import LiveWiring, ProbeSettings, probe_wiring
-from hpn.runtime import SessionOptions
+from hpn.runtime import Backoff, SessionOptions
 from hpn.topology.model import Fabric
 
 MS = 1_000_000
@@ -230,7 +230,9 @@ def run(
         fail(Exit.BAD_INPUT, f"--election-id must be at least 1, not {election_id}")
     pipeline_schema()
     targets = switch_targets(fabric, host, targets_file, [s.name for s in fabric.switches])
-    options = SessionOptions(own_all_tables=True, election_id=election_id)
+    # A switch that restarts is back in the failure view once its session returns: retry
+    # every second at most, not the one-shot commands' 10 s (a restarted agg waited 9.6 s).
+    options = SessionOptions(own_all_tables=True, election_id=election_id, backoff=Backoff(maximum=1.0))
     metrics = OperationsMetrics()
     if metrics_port is not None:
         try:
