@@ -2,9 +2,8 @@
 `hpnctl wiring --observed` reads, `hpn.operations.wiring.observed_to_json`).
 
 The switch cables are what the runner's `LinkMonitor` heard on each switch port (the
-probes). The host cables are taken as the topology has them: the ToRs answer the hosts'
-ARP in P4 and punt none, so the runner does not see hosts yet (docs/operations.md,
-"Still to come"); only switch cables are checked against what was found.
+probes); the host cables what its `HostMonitor` heard (the hosts' replies to its ARP
+requests, which the ToRs punt).
 """
 
 from __future__ import annotations
@@ -25,15 +24,19 @@ def probed_ports(fabric: Fabric) -> set[SwitchPort]:
 
 
 def every_port_heard(runner: FabricRunner) -> bool:
-    """Each probed port has heard some probe (the expected neighbour or not)."""
-    return probed_ports(runner.loop.fabric) <= set(runner.loop.monitor.observed())
+    """Each probed port has heard some probe, and each host port some host (the expected
+    neighbour or not)."""
+    host_ports = {h.at for h in intact_observation(runner.loop.fabric).hosts}
+    return probed_ports(runner.loop.fabric) <= set(runner.loop.monitor.observed()) and host_ports <= {
+        h.at for h in runner.loop.hosts.observed()
+    }
 
 
 def observation(runner: FabricRunner) -> Observed:
-    """What the runner's ports heard, with the host cables as the topology has them."""
+    """What the runner's ports heard: switch neighbours and hosts."""
     heard = runner.loop.monitor.observed()
     neighbours = tuple(NeighbourSeen(at, h.switch, h.port) for at, h in sorted(heard.items()))
-    return Observed(neighbours, intact_observation(runner.loop.fabric).hosts)
+    return Observed(neighbours, runner.loop.hosts.observed())
 
 
 def crossing_at_first_agg(fabric: Fabric) -> tuple[SwitchPort, SwitchPort]:
