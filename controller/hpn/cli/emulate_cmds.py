@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hpn.cli.common import Exit, console, fail, load, run_dir
 from hpn.cli.failure_state import failure_file
+from hpn.cli.options import Topology
 from hpn.emulation.emulation import (
     AlreadyUp,
     Emulation,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:  # the demo's modules (scapy, matplotlib) load only when the d
     from hpn.emulation import checks
     from hpn.experiments.demo.report import DemoReport
 
-Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
 LogLevel = Annotated[str, typer.Option(help="bmv2 log level: trace, debug, info, warn, error, off")]
 INTERRUPTED = 130
 HPCC_TOPOLOGY = "hpcc-incast.yaml"

@@ -27,6 +27,7 @@ from hpn.cli.common import (
     run_dir,
 )
 from hpn.cli.failure_state import failure_file, failure_view, recorded_view
+from hpn.cli.options import ConnectTimeout, Host, TargetsFile, Topology
 from hpn.cli.p4rt_json import p4rt_json
 from hpn.cli.targets import switch_targets
 from hpn.desired import desired_entities, desired_states
@@ -52,22 +53,11 @@ from hpn.runtime import (
 from hpn.runtime import Progress as ProgressCallback
 from hpn.topology.model import Fabric
 
-Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
 FailedLinks = Annotated[
     list[str], typer.Option("--failed-link", help="treat a link as down: SWITCH:PORT or HOST/nicR/pP")
 ]
 FailedSwitches = Annotated[list[str], typer.Option("--failed-switch", help="treat a switch as down")]
-Host = Annotated[
-    str | None,
-    typer.Option(help="reach every switch at HOST:<grpc_port from the topology> [default: 127.0.0.1]"),
-]
-TargetsFile = Annotated[
-    Path | None, typer.Option("--targets", help="JSON {switch: address}; default: the emulation's")
-]
 Only = Annotated[list[str], typer.Option("--switch", help="only these switches (repeatable)")]
-ConnectTimeout = Annotated[
-    float, typer.Option("--connect-timeout", help="seconds to wait for each switch before giving up on it")
-]
 
 Desired = dict[str, list[Entity]]
 

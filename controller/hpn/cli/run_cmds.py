@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from hpn.cli.common import Exit, console, err_console, fail, load, note, pipeline_schema
+from hpn.cli.options import ConnectTimeout, Host, TargetsFile, Topology
 from hpn.cli.targets import switch_targets
 from hpn.operations.events import JsonLines
 from hpn.operations.hosts import HostTimers
@@ -29,8 +30,6 @@ MS = 1_000_000
 MAX_REFUSED_SHOWN = 5
 """Punted frames the live check refused, shown one a line at most (then how many more)."""
 
-Topology = Annotated[Path, typer.Argument(help="topology YAML (topologies/*.yaml)", show_default=False)]
-
 
 def wiring(
     topology: Topology,
@@ -42,13 +41,8 @@ def wiring(
             '[{"switch", "port", "heard": "SW:PORT"}], "hosts": [{"switch", "port", "mac"}]}',
         ),
     ] = None,
-    host: Annotated[
-        str | None,
-        typer.Option(help="reach every switch at HOST:<grpc_port from the topology> [default: 127.0.0.1]"),
-    ] = None,
-    targets_file: Annotated[
-        Path | None, typer.Option("--targets", help="JSON {switch: address}; default: the emulation's")
-    ] = None,
+    host: Host = None,
+    targets_file: TargetsFile = None,
     election_id: Annotated[
         int,
         typer.Option(
@@ -57,10 +51,7 @@ def wiring(
             "the switches' packet-ins from it",
         ),
     ] = 1,
-    connect_timeout: Annotated[
-        float,
-        typer.Option("--connect-timeout", help="seconds to wait for each switch before giving up on it"),
-    ] = 10.0,
+    connect_timeout: ConnectTimeout = 10.0,
     collect_ms: Annotated[
         int,
         typer.Option("--collect-ms", help="how long the probes' and host requests' answers are collected"),
@@ -177,13 +168,8 @@ def _exit_live(live: LiveWiring) -> None:
 
 def run(
     topology: Topology,
-    host: Annotated[
-        str | None,
-        typer.Option(help="reach every switch at HOST:<grpc_port from the topology> [default: 127.0.0.1]"),
-    ] = None,
-    targets_file: Annotated[
-        Path | None, typer.Option("--targets", help="JSON {switch: address}; default: the emulation's")
-    ] = None,
+    host: Host = None,
+    targets_file: TargetsFile = None,
     interval_ms: Annotated[int, typer.Option("--interval-ms", help="probe interval per fabric port")] = 100,
     misses: Annotated[int, typer.Option(help="probe intervals missed before a cable is down")] = 3,
     hold_down_ms: Annotated[
