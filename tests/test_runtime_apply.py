@@ -17,7 +17,7 @@ from fake_reads import ReadsKept
 from hpn.pipeline import names
 from hpn.pipeline.p4info import BMV2_JSON_PATH, P4INFO_PATH
 from hpn.runtime import Backoff, FabricSession, SessionOptions, SwitchReport, SwitchTarget
-from hpn.runtime.encoding import DesiredEntity
+from hpn.runtime.encoding import DesiredEntity, Encoded, EntryEncoder
 
 PROFILE = names.NH_SELECTOR
 BACKOFF = Backoff(initial=0.02, factor=2.0, maximum=0.2, jitter=0.0)
@@ -193,3 +193,40 @@ def test_unknown_switches_are_refused_by_name() -> None:
             await fabric.apply({"nope": CHANGE})
 
     run(on_fake(body))
+
+
+def test_entities_two_switches_share_are_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same entity objects for two switches of one program: each encoded once, and
+    both switches written all of them."""
+    encoded: list[object] = []
+    encode = EntryEncoder.encode
+
+    def counted(self: EntryEncoder, entity: DesiredEntity) -> Encoded:
+        encoded.append(entity)
+        return encode(self, entity)
+
+    async def main() -> dict[str, SwitchReport]:
+        fakes = [ReadsKept(device_id=1), ReadsKept(device_id=2)]
+        for fake in fakes:
+            await fake.start()
+        try:
+            targets = [
+                SwitchTarget(f"sw{i}", f.address, f.device_id, P4INFO_PATH, BMV2_JSON_PATH)
+                for i, f in enumerate(fakes)
+            ]
+            async with FabricSession(targets, FAST) as fabric:
+                assert (await fabric.push({"sw0": BEFORE, "sw1": BEFORE})).ok
+                monkeypatch.setattr(EntryEncoder, "encode", counted)
+                report = await fabric.apply({"sw0": CHANGE, "sw1": CHANGE})
+                monkeypatch.undo()
+                diffs = await fabric.diff({"sw0": AFTER, "sw1": AFTER})
+                assert all(d.is_empty for d in diffs.values()), {n: d.summary() for n, d in diffs.items()}
+                return report.switches
+        finally:
+            for fake in fakes:
+                await fake.stop()
+
+    reports = run(main())
+    assert all(r.ok and r.updates == 6 for r in reports.values()), reports
+    distinct = [*CHANGE.inserts, *CHANGE.modifies, *CHANGE.deletes]
+    assert sorted(map(id, encoded)) == sorted(map(id, distinct))

@@ -50,6 +50,28 @@ class EntityUpdates(Protocol):
     def deletes(self) -> Sequence[DesiredEntity]: ...
 
 
+class SharedEncodings:
+    """Entities encoded once for every switch of one program, for one `apply`: the
+    operations loop gives a hundred switches the same group objects (a ToR-agg cable on
+    the pod: 61,000 updates, 900 distinct entities). By identity: each entity is held
+    until the memo goes, so its id stays its own."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, int], tuple[DesiredEntity, Encoded]] = {}
+
+    def encoder(self, encoder: EntryEncoder) -> Callable[[DesiredEntity], Encoded]:
+        """`encoder.encode`, remembered for every encoder of the same schema."""
+        schema, memo = id(encoder.schema), self._memo
+
+        def encode(entity: DesiredEntity) -> Encoded:
+            found = memo.get((schema, id(entity)))
+            if found is None:
+                found = memo[(schema, id(entity))] = (entity, encoder.encode(entity))
+            return found[1]
+
+        return encode
+
+
 @dataclass
 class UpdatesResult:
     """What `apply_updates` wrote (`applied`), and how many updates it did not send after
@@ -67,17 +89,19 @@ async def apply_updates(
     *,
     switch: str,
     batch_size: int,
+    shared: SharedEncodings | None = None,
 ) -> UpdatesResult:
     """Write `updates` to one switch: inserts, modifies, deletes; stop after a phase the
-    switch refused an update in.
+    switch refused an update in. `shared`: encodings shared with other switches.
 
     Raises ValueError/TypeError (nothing written) for an entity that cannot be encoded,
     P4ClientError/RuntimeFailure when the switch itself fails (the read of the groups
     included).
     """
-    inserts = [encoder.encode(e) for e in updates.inserts]
-    modifies = [encoder.encode(e) for e in updates.modifies]
-    deletes = [encoder.encode(e) for e in updates.deletes]
+    encode = encoder.encode if shared is None else shared.encoder(encoder)
+    inserts = [encode(e) for e in updates.inserts]
+    modifies = [encode(e) for e in updates.modifies]
+    deletes = [encode(e) for e in updates.deletes]
     groups = [m for m in modifies if m.entity == wire.ENTITY_GROUP]
     reading = asyncio.ensure_future(_held_groups(groups, read)) if groups else None
     phases = ((p4r.Update.INSERT, inserts), (p4r.Update.MODIFY, modifies), (p4r.Update.DELETE, deletes))

@@ -26,7 +26,7 @@ import finsy as fy
 from finsy import P4ClientError
 from finsy.proto import p4r
 
-from hpn.runtime.apply import EntityUpdates, apply_updates
+from hpn.runtime.apply import EntityUpdates, SharedEncodings, apply_updates
 from hpn.runtime.encoding import DesiredEntity, decode_read_back
 from hpn.runtime.errors import CONNECTION_CODES, RuntimeFailure, SwitchUnreachable
 from hpn.runtime.options import SessionOptions
@@ -137,12 +137,15 @@ class FabricSession:
         """
         self._check_names(updates)
         started = time.monotonic()
+        shared = SharedEncodings()
         reports = await asyncio.gather(
-            *(self._apply_one(self._links[name], changes) for name, changes in updates.items())
+            *(self._apply_one(self._links[name], changes, shared) for name, changes in updates.items())
         )
         return PushReport({r.name: r for r in reports}, time.monotonic() - started)
 
-    async def _apply_one(self, link: SwitchSession, updates: EntityUpdates) -> SwitchReport:
+    async def _apply_one(
+        self, link: SwitchSession, updates: EntityUpdates, shared: SharedEncodings
+    ) -> SwitchReport:
         """Write one switch's updates; every failure ends up in the report, never raised."""
         report = SwitchReport(link.name, link.address)
         started = time.monotonic()
@@ -166,6 +169,7 @@ class FabricSession:
                         link.write,
                         switch=link.name,
                         batch_size=self.options.batch_size,
+                        shared=shared,
                     )
                     applied = result.applied
                     report.inserted, report.modified, report.deleted = (
