@@ -234,8 +234,8 @@ class EntityBuilder:
             return
         added = [g for bits, g in sorted(new.widths.items()) if bits not in old.widths]
         removed = [g for bits, g in sorted(old.widths.items()) if bits not in new.widths]
-        inserts.seeds.extend(lb.seed_entries(after.lb, added, self.target))
-        deletes.seeds.extend(reversed(lb.seed_entries(before.lb, removed, self.target)))
+        inserts.seeds.extend(lb.sbox_entries(after.lb, added, self.target))
+        deletes.seeds.extend(reversed(lb.sbox_entries(before.lb, removed, self.target)))
 
     def _members(self, old: _GroupSet, new: _GroupSet, inserts: _Writes, deletes: _Writes) -> None:
         """The members of ports some group starts or stops using (the sentinel stays)."""

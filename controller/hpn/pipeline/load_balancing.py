@@ -73,24 +73,30 @@ def sbox_bucket(hash_byte: int, word: int, bits: int, alternate: int) -> int:
 def seed_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
     """Tofino's seed_premix entries, and its seed_sbox entries for each bucket width the
     switch's groups use (bmv2 mixes the seed arithmetically: none)."""
+    return premix_entries(params, target) + sbox_entries(params, groups, target)
+
+
+def premix_entries(params: LbParams, target: Target) -> list[fy.P4TableEntry]:
+    """Tofino's seed_premix: one entry per CRC8 byte, from the seed alone (no group changes it)."""
     if target is not Target.TOFINO:
         return []
-    seed = params.hash_seed & 0xFFFFFFFF
-    premix_table = target.qualify(names.SEED_PREMIX.name)
-    premix_action = target.qualify(next(iter(names.SEED_PREMIX.actions)))
-    premix = [
-        fy.P4TableEntry(
-            premix_table,
-            match=fy.P4TableMatch(hash_byte=h),
-            action=fy.P4TableAction(premix_action, word=word),
-        )
-        for h, word in enumerate(premix_words(seed))
+    table = target.qualify(names.SEED_PREMIX.name)
+    action = target.qualify(next(iter(names.SEED_PREMIX.actions)))
+    return [
+        fy.P4TableEntry(table, match=fy.P4TableMatch(hash_byte=h), action=fy.P4TableAction(action, word=word))
+        for h, word in enumerate(premix_words(params.hash_seed & 0xFFFFFFFF))
     ]
+
+
+def sbox_entries(params: LbParams, groups: Iterable[Group], target: Target) -> list[fy.P4TableEntry]:
+    """Tofino's seed_sbox entries for each bucket width `groups` use."""
+    if target is not Target.TOFINO:
+        return []
     table = target.qualify(names.SEED_SBOX.name)
     action = target.qualify(next(iter(names.SEED_SBOX.actions)))
-    words = sbox_words(seed)
+    words = sbox_words(params.hash_seed & 0xFFFFFFFF)
     widths = sorted({group_layout(g).bits for g in groups})
-    return premix + [
+    return [
         fy.P4TableEntry(
             table,
             match=fy.P4TableMatch(hash_byte=h, bits=bits, alternate=alternate),
